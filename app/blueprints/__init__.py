@@ -1,0 +1,1 @@
+"""One blueprint per resource: parse the request, call the domain, answer."""

@@ -1,0 +1,68 @@
+"""Configuration: documented defaults, overridden by the environment, then by the mapping given to create_app."""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+MIB = 1024 * 1024
+
+# Every setting the server reads, with its default. docs/configuration.md mirrors this table.
+DEFAULTS: dict[str, Any] = {
+    "MONGO_URI": None,  # unset: in-process store, nothing persisted
+    "MONGO_DBNAME": "orchestrator",  # used when MONGO_URI names no database
+    "USER_AUTH": None,
+    "PWD_AUTH": None,
+    "CORS": False,
+    "PORT": 5000,
+    "MAX_CONTENT_LENGTH": 4 * MIB,
+    "DB_TIMEOUT_SECONDS": 3.0,  # bound on waiting for an unreachable database before 503
+    "SWEEP_SECONDS": 5.0,  # how often committed but unapplied events are rolled forward; 0: never
+    "PAGE_LIMIT_DEFAULT": 1000,
+    "PAGE_LIMIT_MAX": 10000,
+    "COMMIT_ATTEMPTS": 200,  # optimistic commit retries before answering 503
+}
+
+_BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+                  "0": False, "false": False, "no": False, "off": False, "": False}
+
+
+class ConfigError(Exception):
+    """The configuration cannot run a server; the message says what to set."""
+
+
+def _convert(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return _BOOLEAN_WORDS[raw.strip().lower()]
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except (KeyError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not a valid {type(default).__name__}") from None
+    return raw or None
+
+
+def load_config(overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, then the environment, then explicit overrides (tests, embedding)."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for name, default in DEFAULTS.items():
+        if name in environ:
+            config[name] = _convert(name, environ[name], default)
+    config.update(overrides or {})
+    check_config(config)
+    return config
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """Refuse settings that would run the server open or broken."""
+    if not config.get("USER_AUTH") or not config.get("PWD_AUTH"):
+        raise ConfigError(
+            "No account is configured: set USER_AUTH and PWD_AUTH (the administrator's "
+            "user name and password). The Orchestrator never runs without authentication.")
+    if config["PAGE_LIMIT_DEFAULT"] > config["PAGE_LIMIT_MAX"]:
+        raise ConfigError("PAGE_LIMIT_DEFAULT must not exceed PAGE_LIMIT_MAX")
+    if config["DB_TIMEOUT_SECONDS"] <= 0 or config["SWEEP_SECONDS"] < 0:
+        raise ConfigError("DB_TIMEOUT_SECONDS must be positive and SWEEP_SECONDS not negative")

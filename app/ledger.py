@@ -1,0 +1,134 @@
+"""The commit primitive: every state change is one event in the ledger (see docs/design.md).
+
+One ledger orders every change to problems, algos, data, learnuplets and preduplets. A
+change is decided from the current state, then committed by INSERTING the event
+`{_id: head + 1, ...}`: the unique `_id` is the commit point, so of any number of racing
+writers in any number of processes exactly one commits each version. The event is then
+applied: its documents are written, each update guarded by the version it expects, and the
+head moves on. A writer that meets an existing event rolls it forward (applies it, which is
+idempotent) and decides again. A crash between commit and apply is completed by the next
+writer or by the periodic sweep. Nothing here needs transactions or atomic conditional
+updates, which FerretDB does not provide.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pymongo import UpdateOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from .errors import Unavailable
+
+log = logging.getLogger(__name__)
+HEAD = "head"
+DUPLICATE_KEY = 11000
+
+
+@dataclass
+class Writes:
+    """What applying one event writes: new documents and field updates by uuid."""
+
+    inserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    updates: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+Expander = Callable[[Database, dict[str, Any]], Writes]
+
+
+class Ledger:
+    def __init__(self, db: Database, expand: Expander, attempts: int = 200):
+        self.db = db
+        self.expand = expand
+        self.attempts = attempts
+
+    def ensure_head(self) -> None:
+        """Create the head document once; idempotent."""
+        try:
+            self.db.ledger.insert_one({"_id": HEAD, "version": 0})
+        except DuplicateKeyError:
+            pass
+
+    def head(self) -> int:
+        """The version of the last applied event."""
+        doc = self.db.ledger.find_one({"_id": HEAD})
+        if doc is None:  # a new database: without a head document the head could never move
+            self.ensure_head()
+            return 0
+        return doc["version"]
+
+    def commit(self, decide: Callable[[], dict[str, Any] | None]) -> tuple[dict[str, Any], Writes] | None:
+        """Decide and commit one event; returns it with what it wrote, or None if nothing to do.
+
+        `decide` reads the current state and returns the event's content, None when the
+        request changes nothing (an identical retry), or raises to refuse the request.
+        A refusal is re-checked once against a rolled-forward state, so a committed but
+        unapplied event never causes a wrong 404 or 409.
+        """
+        rechecked = False
+        for attempt in range(self.attempts):
+            version = self.head()
+            try:
+                content = decide()
+            except Exception:
+                if rechecked or not self.roll_forward():
+                    raise
+                rechecked = True
+                continue
+            if content is None:
+                return None
+            event = {"_id": version + 1, **content}
+            try:
+                self.db.events.insert_one(event)
+            except DuplicateKeyError:
+                self.roll_forward()
+                time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                continue
+            return event, self.apply(event)
+        raise Unavailable("Too many concurrent changes; retry the request.",
+                          headers={"Retry-After": "1"})
+
+    def roll_forward(self) -> int:
+        """Apply every committed event the head has not reached; returns how many."""
+        applied, version = 0, self.head()
+        while (event := self.db.events.find_one({"_id": version + 1})) is not None:
+            self.apply(event)
+            version, applied = version + 1, applied + 1
+        if applied:
+            log.info("rolled forward %d committed event(s) up to version %d", applied, version)
+        return applied
+
+    def apply(self, event: dict[str, Any]) -> Writes:
+        """Write what the event says; safe to repeat and to run concurrently with itself."""
+        version = event["_id"]
+        writes = self.expand(self.db, event)
+        for name, documents in writes.inserts.items():
+            self._insert_missing(name, [
+                {"_id": f"{version:012d}.{index:06d}", **document, "version": version}
+                for index, document in enumerate(documents)])
+        by_collection: dict[str, list[UpdateOne]] = {}
+        for name, uuid, fields in writes.updates:
+            by_collection.setdefault(name, []).append(UpdateOne(
+                {"uuid": uuid, "version": {"$lt": version}},
+                {"$set": {**fields, "version": version}}))
+        for name, requests in by_collection.items():
+            self.db[name].bulk_write(requests, ordered=False)
+        self.db.ledger.update_one({"_id": HEAD, "version": {"$lt": version}},
+                                  {"$set": {"version": version}})
+        return writes
+
+    def _insert_missing(self, name: str, documents: list[dict[str, Any]]) -> None:
+        # `_id` is fixed by the event, so a document already written by an earlier
+        # (crashed or concurrent) application of the same event is a duplicate to skip.
+        if not documents:
+            return
+        try:
+            self.db[name].insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            others = [e for e in error.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
+            if others:
+                raise

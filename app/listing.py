@@ -1,0 +1,137 @@
+"""Listing: typed query filters and page tokens (no Flask).
+
+Lists are sorted by `_id`, which the ledger assigns in commit order, so a document added
+while a client pages through a list always lands after every existing one: paging never
+skips or repeats a document that existed when paging began.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from typing import Any, Callable, Mapping
+
+from .schemas import UUID_PATTERN
+from .states import STATUSES
+
+_UUID = re.compile(UUID_PATTERN)
+_INTEGER = re.compile(r"^-?[0-9]{1,18}$")
+_NUMBER = re.compile(r"^-?[0-9]{1,18}(\.[0-9]{1,18})?([eE][-+]?[0-9]{1,3})?$")
+
+
+class BadQuery(ValueError):
+    """A query parameter is not acceptable; `field` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _uuid(raw: str) -> str:
+    if not _UUID.match(raw):
+        raise ValueError("must be a UUID")
+    return raw.lower()
+
+
+def _nullable_uuid(raw: str) -> str | None:
+    return None if raw == "null" else _uuid(raw)
+
+
+def _integer(raw: str) -> int:
+    if not _INTEGER.match(raw):
+        raise ValueError("must be an integer")
+    return int(raw)
+
+
+def _number(raw: str) -> float:
+    if not _NUMBER.match(raw):
+        raise ValueError("must be a number")
+    return float(raw)
+
+
+def _status(raw: str) -> str:
+    if raw not in STATUSES:
+        raise ValueError(f"must be one of {', '.join(STATUSES)}")
+    return raw
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+# The documented fields of each collection a client may filter on, with their types.
+# A filter on a list field matches documents whose list contains the value.
+FILTERS: dict[str, dict[str, Callable[[str], Any]]] = {
+    "problem": {"uuid": _uuid, "workflow": _uuid, "test_dataset": _uuid,
+                "size_train_dataset": _integer, "timestamp_upload": _integer},
+    "algo": {"uuid": _uuid, "problem": _uuid, "name": _text, "timestamp_upload": _integer},
+    "data": {"uuid": _uuid, "problems": _uuid, "timestamp_upload": _integer},
+    "learnuplet": {"uuid": _uuid, "problem": _uuid, "workflow": _uuid, "algo": _uuid,
+                   "rank": _integer, "train_data": _uuid, "test_data": _uuid,
+                   "model_start": _nullable_uuid, "model_end": _uuid, "status": _status,
+                   "worker": _nullable_uuid, "perf": _number, "timestamp_creation": _integer,
+                   "timestamp_done": _integer},
+    "preduplet": {"uuid": _uuid, "problem": _uuid, "workflow": _uuid, "data": _uuid,
+                  "model": _uuid, "status": _status, "worker": _nullable_uuid,
+                  "prediction_storage_uuid": _nullable_uuid, "timestamp_request": _integer,
+                  "timestamp_done": _integer},
+}
+PAGING = ("limit", "page_token")
+
+
+def parse_filters(collection: str, args: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The MongoDB filter for query arguments; every value is a plain typed value."""
+    allowed = FILTERS[collection]
+    query: dict[str, Any] = {}
+    for name, values in args.items():
+        if name in PAGING:
+            continue
+        if name not in allowed:
+            known = ", ".join(sorted(allowed))
+            raise BadQuery(name, f"unknown filter; {collection} can be filtered by {known}")
+        if len(values) != 1:
+            raise BadQuery(name, "given more than once")
+        try:
+            query[name] = allowed[name](values[0])
+        except ValueError as error:
+            raise BadQuery(name, str(error)) from None
+    return query
+
+
+def parse_limit(args: Mapping[str, list[str]], default: int, maximum: int) -> int:
+    values = args.get("limit")
+    if not values:
+        return default
+    if len(values) != 1 or not _INTEGER.match(values[0]) or not 1 <= int(values[0]) <= maximum:
+        raise BadQuery("limit", f"must be an integer from 1 to {maximum}")
+    return int(values[0])
+
+
+def _fingerprint(query: dict[str, Any]) -> str:
+    canonical = json.dumps(query, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def make_token(query: dict[str, Any], last_id: str) -> str:
+    raw = json.dumps({"after": last_id, "query": _fingerprint(query)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_token(query: dict[str, Any], args: Mapping[str, list[str]]) -> str | None:
+    """The `_id` after which the page starts; the token must come with the same filters."""
+    values = args.get("page_token")
+    if not values:
+        return None
+    try:
+        token = values[0]
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        after, fingerprint = decoded["after"], decoded["query"]
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        raise BadQuery("page_token", "is not a token this server issued") from None
+    if len(values) != 1 or not isinstance(after, str) or fingerprint != _fingerprint(query):
+        raise BadQuery("page_token", "does not belong to these filters; "
+                       "pass it back with the same filters")
+    return after

@@ -1,0 +1,98 @@
+"""The OpenAPI 3 document, built from the routes and their pydantic body declarations."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify
+
+from .listing import FILTERS
+from .schemas import Body
+
+bp = Blueprint("meta", __name__)
+TITLE = "Morpheo Orchestrator"
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                   "status": {"type": "integer"}, "detail": {"type": "string"},
+                   "errors": {"type": "array", "items": {"type": "object", "properties": {
+                       "field": {"type": "string"}, "message": {"type": "string"}}}}},
+}
+
+
+@bp.get("/health")
+def health():
+    """Liveness: answers without touching the database."""
+    return {"status": "ok"}
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(build_document(current_app))
+
+
+@bp.get("/docs")
+def docs():
+    """A plain page listing the routes; the full description is /openapi.json."""
+    document = build_document(current_app)
+    rows = "".join(
+        f"<tr><td>{method.upper()}</td><td><code>{path}</code></td><td>{op['summary']}</td></tr>"
+        for path, methods in document["paths"].items() for method, op in methods.items())
+    return (f"<!doctype html><title>{TITLE} API</title><h1>{TITLE} API</h1>"
+            f"<p>Machine-readable: <a href='openapi.json'>/openapi.json</a></p>"
+            f"<table>{rows}</table>")
+
+
+def _path_template(rule: str) -> str:
+    return rule.replace("<", "{").replace(">", "}")
+
+
+def _operation(view: Any, rule: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    spec = getattr(view, "openapi", {})
+    operation: dict[str, Any] = {"summary": spec.get("summary", view.__doc__ or rule.endpoint),
+                                 "operationId": rule.endpoint.replace(".", "_"),
+                                 "security": [{"basic": []}], "parameters": []}
+    for argument in sorted(rule.arguments):
+        operation["parameters"].append({"name": argument, "in": "path", "required": True,
+                                        "schema": {"type": "string", "format": "uuid"}})
+    collection = spec.get("collection")
+    if collection and not rule.arguments:
+        operation["parameters"] += [{"name": name, "in": "query", "schema": {"type": "string"}}
+                                    for name in FILTERS[collection]]
+        operation["parameters"] += [
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            {"name": "page_token", "in": "query", "schema": {"type": "string"}}]
+    body: type[Body] | None = spec.get("body")
+    if body is not None:
+        schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[body.__name__] = schema
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
+    success = str(spec.get("success", 200))
+    operation["responses"] = {
+        success: {"description": spec.get("returns", "the document(s)")},
+        "default": {"description": "an error", "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
+    return operation
+
+
+def build_document(app: Flask) -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
+        if rule.endpoint == "static":
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            operation = _operation(view, rule, schemas)
+            if rule.endpoint.startswith("meta."):
+                operation.pop("security")
+            paths.setdefault(_path_template(rule.rule), {})[method.lower()] = operation
+    return {"openapi": "3.1.0",
+            "info": {"title": TITLE, "version": "1.0.0",
+                     "license": {"name": "CeCILL 2.1",
+                                 "url": "https://cecill.info/licences/Licence_CeCILL_V2.1-en.html"}},
+            "paths": paths,
+            "components": {"schemas": schemas,
+                           "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}}}

@@ -1,0 +1,139 @@
+"""The database handle: MongoDB through Flask-PyMongo, or an in-process store for a quick start."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from flask import Flask, current_app
+from flask_pymongo import PyMongo
+from pymongo import ASCENDING, DESCENDING, UpdateOne, uri_parser
+from pymongo.database import Database
+
+log = logging.getLogger(__name__)
+EXTENSION = "orchestrator.db"
+
+# Every query the API makes has an index (docs/performance.md lists the query shapes).
+# Lists are paged in `_id` order (the ledger order, see ledger.py), so filters end with `_id`.
+INDEXES: dict[str, list[list[tuple[str, int]]]] = {
+    "problem": [[("workflow", ASCENDING), ("_id", ASCENDING)],
+                [("test_dataset", ASCENDING), ("_id", ASCENDING)],
+                [("size_train_dataset", ASCENDING), ("_id", ASCENDING)],
+                [("timestamp_upload", ASCENDING), ("_id", ASCENDING)]],
+    "algo": [[("problem", ASCENDING), ("_id", ASCENDING)],
+             [("name", ASCENDING), ("_id", ASCENDING)],
+             [("timestamp_upload", ASCENDING), ("_id", ASCENDING)]],
+    "data": [[("problems", ASCENDING), ("_id", ASCENDING)],
+             [("timestamp_upload", ASCENDING), ("_id", ASCENDING)]],
+    "learnuplet": [[("problem", ASCENDING), ("_id", ASCENDING)],
+                   [("workflow", ASCENDING), ("_id", ASCENDING)],
+                   [("algo", ASCENDING), ("_id", ASCENDING)],
+                   [("status", ASCENDING), ("_id", ASCENDING)],
+                   [("worker", ASCENDING), ("_id", ASCENDING)],
+                   [("rank", ASCENDING), ("_id", ASCENDING)],
+                   [("model_start", ASCENDING), ("_id", ASCENDING)],
+                   [("model_end", ASCENDING), ("_id", ASCENDING)],
+                   [("train_data", ASCENDING), ("_id", ASCENDING)],
+                   [("test_data", ASCENDING), ("_id", ASCENDING)],
+                   [("timestamp_creation", ASCENDING), ("_id", ASCENDING)],
+                   [("timestamp_done", ASCENDING), ("_id", ASCENDING)],
+                   # domain lookups: next waiting rank, best model of an algo and of a problem
+                   [("algo", ASCENDING), ("status", ASCENDING), ("rank", ASCENDING)],
+                   [("algo", ASCENDING), ("status", ASCENDING), ("perf", DESCENDING),
+                    ("rank", ASCENDING)],
+                   [("problem", ASCENDING), ("status", ASCENDING), ("perf", DESCENDING),
+                    ("timestamp_done", ASCENDING)]],
+    "preduplet": [[("problem", ASCENDING), ("_id", ASCENDING)],
+                  [("workflow", ASCENDING), ("_id", ASCENDING)],
+                  [("data", ASCENDING), ("_id", ASCENDING)],
+                  [("model", ASCENDING), ("_id", ASCENDING)],
+                  [("status", ASCENDING), ("_id", ASCENDING)],
+                  [("worker", ASCENDING), ("_id", ASCENDING)],
+                  [("prediction_storage_uuid", ASCENDING), ("_id", ASCENDING)],
+                  [("timestamp_request", ASCENDING), ("_id", ASCENDING)],
+                  [("timestamp_done", ASCENDING), ("_id", ASCENDING)]],
+}
+COLLECTIONS = tuple(INDEXES)
+
+
+def init_store(app: Flask) -> None:
+    """Attach the database to the app; connects lazily, so start-up survives a database outage."""
+    uri = app.config["MONGO_URI"]
+    if uri:
+        timeout_ms = int(app.config["DB_TIMEOUT_SECONDS"] * 1000)
+        mongo = PyMongo(app, uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
+                        socketTimeoutMS=max(timeout_ms * 4, 10000), retryWrites=False)
+        name = uri_parser.parse_uri(uri)["database"] or app.config["MONGO_DBNAME"]
+        app.extensions[EXTENSION] = mongo.cx[name]
+    else:
+        log.warning("MONGO_URI is not set: using the IN-PROCESS store. NOTHING IS PERSISTED, "
+                    "and it must not be used by more than one server process.")
+        app.extensions[EXTENSION] = InProcessDatabase()
+
+
+def get_db() -> Database:
+    return current_app.extensions[EXTENSION]
+
+
+def ensure_indexes(db: Database) -> None:
+    """Create every index; idempotent, run at start-up."""
+    for name, indexes in INDEXES.items():
+        db[name].create_index("uuid", unique=True)
+        for keys in indexes:
+            db[name].create_index(keys)
+
+
+class InProcessDatabase:
+    """mongomock made safe for a threaded server: each operation runs under one lock.
+
+    mongomock is not thread-safe; MongoDB makes each single operation atomic, and so does
+    this. Cursors are read to the end under the lock. It refuses use from another process,
+    where it would silently hold different data.
+    """
+
+    def __init__(self) -> None:
+        import mongomock  # a test/quick-start dependency, imported only when used
+
+        self._db = mongomock.MongoClient()["orchestrator"]
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._collections: dict[str, LockedCollection] = {}
+
+    def __getitem__(self, name: str) -> "LockedCollection":
+        if name not in self._collections:
+            self._collections[name] = LockedCollection(self, self._db[name])
+        return self._collections[name]
+
+    __getattr__ = __getitem__
+
+    def guard(self) -> threading.RLock:
+        if os.getpid() != self._pid:
+            raise RuntimeError("the in-process store cannot be shared between processes; "
+                               "set MONGO_URI to run several server processes")
+        return self._lock
+
+
+class LockedCollection:
+    def __init__(self, database: InProcessDatabase, collection: Any):
+        self._database = database
+        self._collection = collection
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._collection, name)
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._database.guard():
+                result = method(*args, **kwargs)
+                if hasattr(result, "__next__"):  # a cursor: read it while holding the lock
+                    result = list(result)
+                return result
+
+        return locked
+
+    def bulk_write(self, requests: list[UpdateOne], ordered: bool = True) -> None:
+        # mongomock's bulk_write does not accept current pymongo operations; in-process,
+        # one call per update costs nothing.
+        with self._database.guard():
+            for request in requests:
+                self._collection.update_one(request._filter, request._doc)

@@ -1,0 +1,123 @@
+"""Claiming and reporting tasks, and requesting predictions, through the ledger."""
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+from .errors import Conflict, NotFound
+from .ledger import Ledger
+from .planning import best_model_after
+from .registration import HIDDEN, Registered, _require_problems, best_done_of, now, stored_documents
+from .schemas import LearnDone, PredDone, PredictionCreate
+from .states import DONE, TODO, WAITING, check_claim, check_report
+
+LEARNUPLET, PREDUPLET = "learnuplet", "preduplet"
+
+
+def _task(ledger: Ledger, collection: str, uuid: str) -> dict[str, Any]:
+    task = ledger.db[collection].find_one({"uuid": uuid}, HIDDEN)
+    if task is None:
+        raise NotFound(f"no {collection} {uuid}")
+    return task
+
+
+def claim(ledger: Ledger, collection: str, uuid: str, worker: str, by: str) -> None:
+    """todo -> pending for `worker`; exactly one of any number of racing claims wins."""
+
+    def decide() -> dict[str, Any]:
+        check_claim(collection, _task(ledger, collection, uuid))
+        return {"kind": "task_claimed", "at": now(), "by": by, "collection": collection,
+                "uuid": uuid, "worker": worker}
+
+    ledger.commit(decide)
+
+
+def _check_reporter(collection: str, task: dict[str, Any], worker: str | None) -> None:
+    # Clients that do not say who they are (the Go client) are trusted as before.
+    if worker is not None and task.get("worker") not in (None, worker):
+        raise Conflict(f"{collection} {task['uuid']} is held by another worker")
+
+
+def report_learnuplet(ledger: Ledger, uuid: str, body: LearnDone, by: str) -> None:
+    """Finish a learnuplet; the lowest waiting rank of its algo becomes todo from the best model."""
+    outcome = body.outcome()
+
+    def decide() -> dict[str, Any] | None:
+        task = _task(ledger, LEARNUPLET, uuid)
+        if not check_report(LEARNUPLET, task, outcome):
+            return None
+        _check_reporter(LEARNUPLET, task, body.worker)
+        _check_perf_keys(task, body)
+        return {"kind": "task_reported", "at": now(), "by": by, "collection": LEARNUPLET,
+                "uuid": uuid, "outcome": outcome, "promote": _next_in_chain(ledger, task, outcome)}
+
+    ledger.commit(decide)
+
+
+def _check_perf_keys(task: dict[str, Any], body: LearnDone) -> None:
+    from .errors import ValidationFailed
+
+    errors = [{"field": f"{name}.{key}", "message": f"{key} is not in this learnuplet's {data_field}"}
+              for name, data_field in (("train_perf", "train_data"), ("test_perf", "test_data"))
+              for key in (getattr(body, name) or {}) if key not in task[data_field]]
+    if errors:
+        raise ValidationFailed("performance reported for data the learnuplet does not hold",
+                               errors=errors)
+
+
+def _next_in_chain(ledger: Ledger, task: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any] | None:
+    waiting = ledger.db.learnuplet.find_one({"algo": task["algo"], "status": WAITING},
+                                            {"_id": 0, "uuid": 1}, sort=[("rank", 1)])
+    if waiting is None:
+        return None
+    finished = {**task, **outcome} if outcome["status"] == DONE else None
+    model = best_model_after(task["algo"], best_done_of(ledger.db, task["algo"]), finished)
+    return {"uuid": waiting["uuid"], "model_start": model}
+
+
+def report_preduplet(ledger: Ledger, uuid: str, body: PredDone, by: str) -> None:
+    outcome = body.outcome()
+
+    def decide() -> dict[str, Any] | None:
+        task = _task(ledger, PREDUPLET, uuid)
+        if not check_report(PREDUPLET, task, outcome):
+            return None
+        _check_reporter(PREDUPLET, task, body.worker)
+        return {"kind": "task_reported", "at": now(), "by": by, "collection": PREDUPLET,
+                "uuid": uuid, "outcome": outcome}
+
+    ledger.commit(decide)
+
+
+def request_prediction(ledger: Ledger, body: PredictionCreate, by: str) -> Registered:
+    """A todo preduplet for `data` with the problem's best model."""
+    uuid = body.uuid or str(uuidlib.uuid4())
+    sent = {"data": body.data, "problem": body.problem}
+    existing: dict[str, Any] = {}
+
+    def decide() -> dict[str, Any] | None:
+        stored = ledger.db.preduplet.find_one({"uuid": uuid}, HIDDEN)
+        if stored:
+            different = sorted(name for name, value in sent.items() if stored[name] != value)
+            if different:
+                raise Conflict(f"preduplet {uuid} already exists with different {', '.join(different)}")
+            existing["doc"] = stored
+            return None
+        problem = _require_problems(ledger.db, [body.problem], "problem")[0]
+        best = ledger.db.learnuplet.find_one({"problem": body.problem, "status": DONE},
+                                             {"_id": 0, "model_end": 1},
+                                             sort=[("perf", -1), ("timestamp_done", 1)])
+        if best is None:
+            raise Conflict(f"problem {body.problem} has no trained model yet: no learnuplet "
+                           "of it is done, so there is nothing to predict with")
+        return {"kind": "prediction_requested", "at": now(), "by": by, "preduplet": {
+            "uuid": uuid, "problem": body.problem, "workflow": problem["workflow"],
+            "data": body.data, "model": best["model_end"], "status": TODO, "worker": None,
+            "prediction_storage_uuid": None, "timestamp_request": now(),
+            "timestamp_claimed": None, "timestamp_done": None}}
+
+    committed = ledger.commit(decide)
+    if committed is None:
+        return Registered([existing["doc"]], created=False)
+    event, writes = committed
+    return Registered(stored_documents(event, writes.inserts["preduplet"]), created=True)

@@ -1,0 +1,107 @@
+"""What every blueprint does the same way: read a body, reach the ledger, answer a list."""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, TypeVar
+
+from flask import Response, current_app, jsonify, request, url_for
+from pydantic import ValidationError
+
+from .errors import NotFound, UnsupportedMediaType, ValidationFailed
+from .ledger import Ledger
+from .listing import BadQuery, make_token, parse_filters, parse_limit, read_token
+from .schemas import UUID_PATTERN, Body
+from .store import get_db
+
+BodyT = TypeVar("BodyT", bound=Body)
+_UUID = re.compile(UUID_PATTERN)
+LEDGER = "orchestrator.ledger"
+
+
+def ledger() -> Ledger:
+    return current_app.extensions[LEDGER]
+
+
+def user() -> str:
+    return request.authorization.username if request.authorization else "anonymous"
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location) or "body"
+
+
+def parse_body(model: type[BodyT]) -> BodyT:
+    """The request body validated against `model`; 415 or 400 problem JSON otherwise."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json (got {request.mimetype or 'none'})")
+    try:
+        body = model.model_validate_json(request.get_data(cache=False) or b"")
+    except ValidationError as error:
+        errors = [{"field": _field_name(item["loc"]), "message": item["msg"]}
+                  for item in error.errors(include_url=False, include_input=False)]
+        not_json = any(item["type"] in ("json_invalid", "model_type") for item in error.errors())
+        detail = ("The body must be a JSON object." if not_json
+                  else "The body has invalid fields; see errors.")
+        raise ValidationFailed(detail, errors=errors) from None
+    errors = [{"field": name, "message": message} for name, message in body.field_errors()]
+    if errors:
+        raise ValidationFailed("The body has invalid fields; see errors.", errors=errors)
+    return body
+
+
+def check_uuid(value: str) -> str:
+    """A UUID from the path, canonical lowercase; 400 otherwise."""
+    if not _UUID.match(value):
+        raise ValidationFailed(f"{value!r} is not a UUID",
+                               errors=[{"field": "uuid", "message": "must be a UUID"}])
+    return value.lower()
+
+
+def one_document(collection: str, uuid: str) -> Response:
+    uuid = check_uuid(uuid)
+    document = get_db()[collection].find_one({"uuid": uuid}, {"_id": 0})
+    if document is None:
+        raise NotFound(f"no {collection} {uuid}")
+    return jsonify(document)
+
+
+def document_list(collection: str) -> Response:
+    """One page of a collection, filtered; `next_page_token` and a Link header when more match."""
+    args = request.args.to_dict(flat=False)
+    config = current_app.config
+    try:
+        query = parse_filters(collection, args)
+        limit = parse_limit(args, config["PAGE_LIMIT_DEFAULT"], config["PAGE_LIMIT_MAX"])
+        after = read_token(query, args)
+    except BadQuery as error:
+        raise ValidationFailed(f"query parameter {error.field}: {error.message}",
+                               errors=[{"field": error.field, "message": error.message}]) from None
+    mongo_query = {**query, "_id": {"$gt": after}} if after else query
+    documents = list(get_db()[collection].find(mongo_query, sort=[("_id", 1)], limit=limit + 1))
+    has_more = len(documents) > limit
+    documents = documents[:limit]
+    token = make_token(query, documents[-1]["_id"]) if has_more else None
+    body: dict[str, Any] = {f"{collection}s": [_without_id(doc) for doc in documents]}
+    if token:
+        body["next_page_token"] = token
+    response = jsonify(body)
+    if token:
+        next_args = {key: values for key, values in args.items() if key != "page_token"}
+        link = url_for(request.endpoint, **next_args, page_token=token)
+        response.headers["Link"] = f'<{link}>; rel="next"'
+    return response
+
+
+def _without_id(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key != "_id"}
+
+
+def documented(**spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Attach OpenAPI facts to a view (summary, body model, success status, query filters)."""
+
+    def attach(view: Callable[..., Any]) -> Callable[..., Any]:
+        view.openapi = spec  # type: ignore[attr-defined]
+        return view
+
+    return attach
