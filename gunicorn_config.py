@@ -14,6 +14,13 @@ accesslog = "-"
 # Never log credentials: the access log format has no Authorization header.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss'
 
+from app.config import ConfigError, load_config  # noqa: E402  (reads no database)
+
+try:
+    load_config()
+except ConfigError as error:
+    sys.exit(f"orchestrator: cannot start: {error}")
+
 if not os.environ.get("MONGO_URI") and workers > 1:
     # Each worker would hold its own in-process store: requests would see different data.
     sys.exit("orchestrator: MONGO_URI is unset, so the in-process store is used, and it cannot be "

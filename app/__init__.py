@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, request
 from flask_cors import CORS
@@ -13,6 +14,7 @@ from pymongo.errors import PyMongoError
 from .auth import init_auth
 from .blueprints import algo, data, learnuplet, preduplet, problem
 from .config import ConfigError, load_config
+from .delivery import start_dispatcher
 from .errors import register_error_handlers
 from .facts import expand
 from .ledger import Ledger
@@ -21,8 +23,16 @@ from .store import EXTENSION, ensure_indexes, init_store
 from .sweeper import start_sweeper
 from .web import LEDGER
 
-__all__ = ["create_app", "ConfigError"]
+__all__ = ["create_app", "stop_background", "ConfigError"]
 log = logging.getLogger(__name__)
+BACKGROUND = "orchestrator.background"
+
+
+def stop_background(app: Flask) -> None:
+    """Stop this process's sweeper and dispatcher threads (tests, embedding)."""
+    for task in app.extensions.get(BACKGROUND, []):
+        if task is not None:
+            task.stop()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -31,7 +41,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(load_config(config))
     init_store(app)
     db = app.extensions[EXTENSION]
-    ledger = Ledger(db, expand, attempts=app.config["COMMIT_ATTEMPTS"])
+    ledger = Ledger(db, expand, attempts=app.config["COMMIT_ATTEMPTS"],
+                    stamp={"deliver": bool(app.config["COMPUTE_URL"])})
     app.extensions[LEDGER] = ledger
 
     register_error_handlers(app)
@@ -59,7 +70,7 @@ def _prepare_database_on_first_use(app: Flask, ledger: Ledger) -> None:
             ensure_indexes(ledger.db)
             ledger.ensure_head()
             ledger.roll_forward()  # start-up sweep
-            start_sweeper(app, ledger)
+            app.extensions[BACKGROUND] = [start_sweeper(app, ledger), start_dispatcher(app, ledger)]
             state.update(ready=True, pid=os.getpid())
 
     @app.before_request

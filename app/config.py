@@ -1,8 +1,9 @@
-"""Configuration: documented defaults, overridden by the environment, then by the mapping given to create_app."""
+"""Configuration: documented defaults, then the environment, then the mapping given to create_app."""
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 MIB = 1024 * 1024
 
@@ -20,6 +21,14 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_LIMIT_DEFAULT": 1000,
     "PAGE_LIMIT_MAX": 10000,
     "COMMIT_ATTEMPTS": 200,  # optimistic commit retries before answering 503
+    # Leases on claimed tasks (docs/compute.md).
+    "LEASE_SECONDS": 3600.0,  # a claim lasts this long unless the worker sends a heartbeat
+    "MAX_ATTEMPTS": 3,  # expired leases before a task fails
+    # Push delivery of runnable tasks to compute (off while COMPUTE_URL is unset).
+    "COMPUTE_URL": None,  # learnuplets go to COMPUTE_URL/learn, preduplets to COMPUTE_URL/pred
+    "DELIVERY_TIMEOUT_SECONDS": 10.0,  # one push attempt
+    "DELIVERY_FIRST_RETRY_SECONDS": 1.0,  # backoff after the first failure, doubled each time
+    "DELIVERY_MAX_BACKOFF_SECONDS": 60.0,
 }
 
 _BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True,
@@ -64,5 +73,11 @@ def check_config(config: Mapping[str, Any]) -> None:
             "user name and password). The Orchestrator never runs without authentication.")
     if config["PAGE_LIMIT_DEFAULT"] > config["PAGE_LIMIT_MAX"]:
         raise ConfigError("PAGE_LIMIT_DEFAULT must not exceed PAGE_LIMIT_MAX")
-    if config["DB_TIMEOUT_SECONDS"] <= 0 or config["SWEEP_SECONDS"] < 0:
-        raise ConfigError("DB_TIMEOUT_SECONDS must be positive and SWEEP_SECONDS not negative")
+    if config["SWEEP_SECONDS"] < 0:
+        raise ConfigError("SWEEP_SECONDS must not be negative")
+    for name in ("DB_TIMEOUT_SECONDS", "LEASE_SECONDS", "MAX_ATTEMPTS", "DELIVERY_TIMEOUT_SECONDS",
+                 "DELIVERY_FIRST_RETRY_SECONDS", "DELIVERY_MAX_BACKOFF_SECONDS"):
+        if config[name] <= 0:
+            raise ConfigError(f"{name} must be positive")
+    if config["COMPUTE_URL"] and not str(config["COMPUTE_URL"]).startswith(("http://", "https://")):
+        raise ConfigError("COMPUTE_URL must be an http:// or https:// URL")

@@ -6,7 +6,8 @@ that never change (problems, data), so that applying it again writes exactly the
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pymongo.database import Database
 
@@ -14,10 +15,17 @@ from .ledger import Writes
 from .planning import chain_segment
 from .states import PENDING, TODO
 
+TASKS = ("learnuplet", "preduplet")
+# Delivery states of an outbox entry (and of the task's `delivery` field).
+PENDING_DELIVERY, SENDING, DELIVERED = "pending", "sending", "delivered"
+
 
 def expand(db: Database, event: dict[str, Any]) -> Writes:
     """What applying `event` writes."""
-    return EXPANDERS[event["kind"]](db, event)
+    writes = EXPANDERS[event["kind"]](db, event)
+    if event.get("deliver"):
+        schedule_deliveries(event, writes)
+    return writes
 
 
 def _problem_registered(db: Database, event: dict[str, Any]) -> Writes:
@@ -55,16 +63,66 @@ def _prediction_requested(db: Database, event: dict[str, Any]) -> Writes:
 
 def _task_claimed(db: Database, event: dict[str, Any]) -> Writes:
     return Writes(updates=[(event["collection"], event["uuid"], {
-        "status": PENDING, "worker": event["worker"], "timestamp_claimed": event["at"]})])
+        "status": PENDING, "worker": event["worker"], "timestamp_claimed": event["at"],
+        "lease_expires": event.get("lease_expires")})])
+
+
+def _lease_extended(db: Database, event: dict[str, Any]) -> Writes:
+    return Writes(updates=[(event["collection"], event["uuid"],
+                            {"lease_expires": event["lease_expires"]})])
+
+
+def _promotion(event: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    promoted = event.get("promote")
+    if not promoted:
+        return []
+    return [(event["collection"], promoted["uuid"],
+             {"status": TODO, "model_start": promoted["model_start"]})]
 
 
 def _task_reported(db: Database, event: dict[str, Any]) -> Writes:
-    updates = [(event["collection"], event["uuid"], {**event["outcome"], "timestamp_done": event["at"]})]
-    if event.get("promote"):
-        promoted = event["promote"]
-        updates.append((event["collection"], promoted["uuid"],
-                        {"status": TODO, "model_start": promoted["model_start"]}))
-    return Writes(updates=updates)
+    finished = {**event["outcome"], "timestamp_done": event["at"], "lease_expires": None}
+    return Writes(updates=[(event["collection"], event["uuid"], finished), *_promotion(event)])
+
+
+def _lease_expired(db: Database, event: dict[str, Any]) -> Writes:
+    if event["status"] == TODO:  # runs again, for whoever claims it next
+        fields = {"status": TODO, "worker": None, "timestamp_claimed": None}
+    else:
+        fields = {"status": event["status"], "timestamp_done": event["at"]}
+    fields.update(attempts=event["attempts"], lease_expires=None,
+                  lapsed_workers=event["lapsed_workers"])
+    return Writes(updates=[(event["collection"], event["uuid"], fields), *_promotion(event)])
+
+
+def _delivery_started(db: Database, event: dict[str, Any]) -> Writes:
+    return Writes(updates=[
+        ("outbox", event["entry"], {"state": SENDING, "attempts": event["attempt"],
+                                    "next_attempt": event["until"], "worker": event["by"]}),
+        (event["collection"], event["task"], {"delivery_attempts": event["attempt"]})])
+
+
+def _delivery_finished(db: Database, event: dict[str, Any]) -> Writes:
+    delivered = event["error"] is None
+    state = DELIVERED if delivered else PENDING_DELIVERY
+    return Writes(updates=[
+        ("outbox", event["entry"], {"state": state, "error": event["error"],
+                                    "next_attempt": event.get("next_attempt")}),
+        (event["collection"], event["task"], {"delivery": state, "delivery_error": event["error"]})])
+
+
+def schedule_deliveries(event: dict[str, Any], writes: Writes) -> None:
+    """Every task this event makes todo gets an outbox entry, written with the change itself."""
+    runnable = [(name, doc["uuid"], doc) for name in TASKS for doc in writes.inserts.get(name, [])
+                if doc["status"] == TODO]
+    runnable += [(name, uuid, fields) for name, uuid, fields in writes.updates
+                 if name in TASKS and fields.get("status") == TODO]
+    entries = writes.inserts.setdefault("outbox", [])
+    for name, task, fields in runnable:
+        fields.update(delivery=PENDING_DELIVERY, delivery_attempts=0, delivery_error=None)
+        entries.append({"uuid": f"{event['_id']}:{task}", "collection": name, "task": task,
+                        "state": PENDING_DELIVERY, "attempts": 0, "next_attempt": event["at"],
+                        "error": None, "worker": None, "created": event["at"]})
 
 
 EXPANDERS: dict[str, Callable[[Database, dict[str, Any]], Writes]] = {
@@ -73,5 +131,9 @@ EXPANDERS: dict[str, Callable[[Database, dict[str, Any]], Writes]] = {
     "data_registered": _data_registered,
     "prediction_requested": _prediction_requested,
     "task_claimed": _task_claimed,
+    "lease_extended": _lease_extended,
     "task_reported": _task_reported,
+    "lease_expired": _lease_expired,
+    "delivery_started": _delivery_started,
+    "delivery_finished": _delivery_finished,
 }

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.database import Database
@@ -41,10 +42,12 @@ Expander = Callable[[Database, dict[str, Any]], Writes]
 
 
 class Ledger:
-    def __init__(self, db: Database, expand: Expander, attempts: int = 200):
+    def __init__(self, db: Database, expand: Expander, attempts: int = 200,
+                 stamp: dict[str, Any] | None = None):
         self.db = db
         self.expand = expand
         self.attempts = attempts
+        self.stamp = stamp or {}  # fields every event of this server carries (e.g. deliver)
 
     def ensure_head(self) -> None:
         """Create the head document once; idempotent."""
@@ -81,7 +84,7 @@ class Ledger:
                 continue
             if content is None:
                 return None
-            event = {"_id": version + 1, **content}
+            event = {"_id": version + 1, **self.stamp, **content}
             try:
                 self.db.events.insert_one(event)
             except DuplicateKeyError:

@@ -11,7 +11,8 @@ import binascii
 import hashlib
 import json
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .schemas import UUID_PATTERN
 from .states import STATUSES
@@ -80,6 +81,16 @@ FILTERS: dict[str, dict[str, Callable[[str], Any]]] = {
                   "timestamp_done": _integer},
 }
 PAGING = ("limit", "page_token")
+
+# The JSON schema of each filter type, for /openapi.json.
+FILTER_SCHEMAS: dict[Callable[[str], Any], dict[str, Any]] = {
+    _uuid: {"type": "string", "format": "uuid"},
+    _nullable_uuid: {"type": "string", "description": "a UUID, or null for none"},
+    _integer: {"type": "integer"},
+    _number: {"type": "number"},
+    _status: {"type": "string", "enum": list(STATUSES)},
+    _text: {"type": "string"},
+}
 
 
 def parse_filters(collection: str, args: Mapping[str, list[str]]) -> dict[str, Any]:

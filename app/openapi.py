@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 
-from .listing import FILTERS
+from .listing import FILTER_SCHEMAS, FILTERS
 from .schemas import Body
 
 bp = Blueprint("meta", __name__)
@@ -28,6 +28,7 @@ def health():
 
 @bp.get("/openapi.json")
 def openapi():
+    """This API's OpenAPI 3 description."""
     return jsonify(build_document(current_app))
 
 
@@ -49,7 +50,8 @@ def _path_template(rule: str) -> str:
 
 def _operation(view: Any, rule: Any, schemas: dict[str, Any]) -> dict[str, Any]:
     spec = getattr(view, "openapi", {})
-    operation: dict[str, Any] = {"summary": spec.get("summary", view.__doc__ or rule.endpoint),
+    summary = spec.get("summary") or (view.__doc__ or rule.endpoint).split("\n")[0]
+    operation: dict[str, Any] = {"summary": summary,
                                  "operationId": rule.endpoint.replace(".", "_"),
                                  "security": [{"basic": []}], "parameters": []}
     for argument in sorted(rule.arguments):
@@ -57,8 +59,8 @@ def _operation(view: Any, rule: Any, schemas: dict[str, Any]) -> dict[str, Any]:
                                         "schema": {"type": "string", "format": "uuid"}})
     collection = spec.get("collection")
     if collection and not rule.arguments:
-        operation["parameters"] += [{"name": name, "in": "query", "schema": {"type": "string"}}
-                                    for name in FILTERS[collection]]
+        operation["parameters"] += [{"name": name, "in": "query", "schema": FILTER_SCHEMAS[convert]}
+                                    for name, convert in FILTERS[collection].items()]
         operation["parameters"] += [
             {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
             {"name": "page_token", "in": "query", "schema": {"type": "string"}}]

@@ -7,7 +7,8 @@ of one algo form a chain by rank.
 from __future__ import annotations
 
 import uuid as uuidlib
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from .states import TODO, WAITING
 
@@ -58,6 +59,8 @@ def chain_segment(*, problem: Mapping[str, Any], algo: str, data: Sequence[str],
             "timestamp_creation": now,
             "timestamp_claimed": None,
             "timestamp_done": None,
+            "lease_expires": None,
+            "attempts": 0,
         })
     return segment
 

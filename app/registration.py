@@ -46,7 +46,7 @@ def _same_or_conflict(kind: str, stored: dict[str, Any], sent: dict[str, Any]) -
                        f"{', '.join(different)}")
 
 
-def _require_problems(db: Database, uuids: list[str], field_name: str) -> list[dict[str, Any]]:
+def require_problems(db: Database, uuids: list[str], field_name: str) -> list[dict[str, Any]]:
     problems = list(db.problem.find({"uuid": {"$in": uuids}}, HIDDEN))
     missing = sorted(set(uuids) - {problem["uuid"] for problem in problems})
     if missing:
@@ -86,7 +86,7 @@ def register_algo(ledger: Ledger, body: AlgoCreate, by: str) -> Registered:
             _same_or_conflict("algo", stored, sent)
             existing["doc"] = stored
             return None
-        _require_problems(ledger.db, [body.problem], "problem")
+        require_problems(ledger.db, [body.problem], "problem")
         return {"kind": "algo_registered", "at": now(), "by": by, "seed": str(uuidlib.uuid4()),
                 "algo": {**sent, "timestamp_upload": now()}}
 
@@ -108,7 +108,7 @@ def register_data(ledger: Ledger, body: DataCreate, by: str) -> Registered:
         if stored:
             existing["docs"] = _identical_data_or_conflict(stored, uuids, problem_uuids)
             return None
-        _require_problems(db, problem_uuids, "problems")
+        require_problems(db, problem_uuids, "problems")
         return {"kind": "data_registered", "at": now(), "by": by, "seed": str(uuidlib.uuid4()),
                 "data": uuids, "problems": problem_uuids,
                 "chains": chain_heads(db, problem_uuids)}
@@ -130,7 +130,8 @@ def _identical_data_or_conflict(stored: list[dict[str, Any]], uuids: list[str],
                        f"({', '.join(known[:10])}{'…' if len(known) > 10 else ''}); "
                        "a batch is registered whole or not at all, nothing was stored")
     for doc in stored:
-        _same_or_conflict("data", doc, {"problems": problems})
+        if sorted(doc["problems"]) != sorted(problems):
+            raise Conflict(f"data {doc['uuid']} already exists with different problems")
     order = {uuid: index for index, uuid in enumerate(uuids)}
     return sorted(stored, key=lambda doc: order[doc["uuid"]])
 

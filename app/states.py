@@ -4,7 +4,8 @@ waiting -> todo -> pending -> done | failed, and todo -> failed.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 WAITING, TODO, PENDING, DONE, FAILED = "waiting", "todo", "pending", "done", "failed"
 STATUSES = (WAITING, TODO, PENDING, DONE, FAILED)
@@ -47,3 +48,25 @@ def check_report(kind: str, task: Mapping[str, Any], outcome: Mapping[str, Any])
         raise TransitionRefused(
             f"{kind} {task['uuid']} is {status}; it can become {wanted} only from {allowed}", status)
     return True
+
+
+def check_holder(kind: str, task: Mapping[str, Any], worker: str) -> None:
+    """Only the worker holding a pending task's claim may extend it."""
+    if task["status"] != PENDING or task.get("worker") != worker:
+        holder = f"claimed by worker {task['worker']}" if task.get("worker") else "not claimed"
+        raise TransitionRefused(
+            f"{kind} {task['uuid']} is {task['status']} and {holder}; worker {worker} "
+            "does not hold its claim", task["status"])
+
+
+def check_reporter(kind: str, task: Mapping[str, Any], worker: str) -> None:
+    """A worker that names itself may report a pending task only if it holds the claim, and a
+    todo task (one it could not start) only if its own claim on it did not lapse."""
+    if task["status"] == TODO and worker not in task.get("lapsed_workers", []):
+        return
+    check_holder(kind, task, worker)
+
+
+def after_expired_lease(attempts: int, max_attempts: int) -> str:
+    """A task whose lease expired runs again, until it has used up its attempts."""
+    return FAILED if attempts >= max_attempts else TODO

@@ -43,7 +43,9 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
                    [("algo", ASCENDING), ("status", ASCENDING), ("perf", DESCENDING),
                     ("rank", ASCENDING)],
                    [("problem", ASCENDING), ("status", ASCENDING), ("perf", DESCENDING),
-                    ("timestamp_done", ASCENDING)]],
+                    ("timestamp_done", ASCENDING)],
+                   # leases past their expiry (tasks.expire_leases)
+                   [("status", ASCENDING), ("lease_expires", ASCENDING)]],
     "preduplet": [[("problem", ASCENDING), ("_id", ASCENDING)],
                   [("workflow", ASCENDING), ("_id", ASCENDING)],
                   [("data", ASCENDING), ("_id", ASCENDING)],
@@ -52,9 +54,11 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
                   [("worker", ASCENDING), ("_id", ASCENDING)],
                   [("prediction_storage_uuid", ASCENDING), ("_id", ASCENDING)],
                   [("timestamp_request", ASCENDING), ("_id", ASCENDING)],
-                  [("timestamp_done", ASCENDING), ("_id", ASCENDING)]],
+                  [("timestamp_done", ASCENDING), ("_id", ASCENDING)],
+                  [("status", ASCENDING), ("lease_expires", ASCENDING)]],
+    # delivery to compute: entries due (delivery.py)
+    "outbox": [[("state", ASCENDING), ("next_attempt", ASCENDING)]],
 }
-COLLECTIONS = tuple(INDEXES)
 
 
 def init_store(app: Flask) -> None:
@@ -100,7 +104,7 @@ class InProcessDatabase:
         self._pid = os.getpid()
         self._collections: dict[str, LockedCollection] = {}
 
-    def __getitem__(self, name: str) -> "LockedCollection":
+    def __getitem__(self, name: str) -> LockedCollection:
         if name not in self._collections:
             self._collections[name] = LockedCollection(self, self._db[name])
         return self._collections[name]

@@ -1,4 +1,4 @@
-"""Background roll-forward: completes events whose writer died between commit and apply."""
+"""Background upkeep: roll forward events whose writer died, and expire lapsed leases."""
 from __future__ import annotations
 
 import logging
@@ -7,25 +7,41 @@ import threading
 from flask import Flask
 
 from .ledger import Ledger
+from .tasks import expire_leases
 
 log = logging.getLogger(__name__)
 
 
-def start_sweeper(app: Flask, ledger: Ledger) -> threading.Thread | None:
-    """One daemon thread per server process, every SWEEP_SECONDS (0 disables it)."""
-    interval = app.config["SWEEP_SECONDS"]
-    if not interval:
-        return None
+class Sweeper:
+    """One daemon thread per server process, every SWEEP_SECONDS."""
 
-    def sweep_forever() -> None:
-        while True:
+    def __init__(self, ledger: Ledger, interval: float, max_attempts: int):
+        self.ledger = ledger
+        self.interval = interval
+        self.max_attempts = max_attempts
+        self.stopped = threading.Event()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def sweep(self) -> None:
+        self.ledger.roll_forward()
+        expire_leases(self.ledger, self.max_attempts)
+
+    def run_forever(self) -> None:
+        while not self.stopped.is_set():
             try:
-                ledger.roll_forward()
+                self.sweep()
             except Exception as error:  # database down: try again at the next tick
-                log.warning("sweep failed (%s); retrying in %ss", error.__class__.__name__, interval)
-            stop.wait(interval)
+                log.warning("sweep failed (%s); retrying in %ss", error.__class__.__name__,
+                            self.interval)
+            self.stopped.wait(self.interval)
 
-    stop = threading.Event()
-    thread = threading.Thread(target=sweep_forever, name="ledger-sweeper", daemon=True)
-    thread.start()
-    return thread
+
+def start_sweeper(app: Flask, ledger: Ledger) -> Sweeper | None:
+    """Start the sweeper thread (SWEEP_SECONDS=0 disables it)."""
+    if not app.config["SWEEP_SECONDS"]:
+        return None
+    sweeper = Sweeper(ledger, app.config["SWEEP_SECONDS"], app.config["MAX_ATTEMPTS"])
+    threading.Thread(target=sweeper.run_forever, name="ledger-sweeper", daemon=True).start()
+    return sweeper

@@ -1,17 +1,33 @@
-"""Claiming and reporting tasks, and requesting predictions, through the ledger."""
+"""Claiming, heartbeats, reports and expired leases of tasks, and prediction requests.
+
+Every change goes through the ledger; these functions decide it from the current state.
+"""
 from __future__ import annotations
 
+import time
 import uuid as uuidlib
 from typing import Any
 
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, ValidationFailed
 from .ledger import Ledger
 from .planning import best_model_after
-from .registration import HIDDEN, Registered, _require_problems, best_done_of, now, stored_documents
+from .registration import HIDDEN, Registered, best_done_of, now, require_problems, stored_documents
 from .schemas import LearnDone, PredDone, PredictionCreate
-from .states import DONE, TODO, WAITING, check_claim, check_report
+from .states import (
+    DONE,
+    FAILED,
+    PENDING,
+    TODO,
+    WAITING,
+    after_expired_lease,
+    check_claim,
+    check_holder,
+    check_report,
+    check_reporter,
+)
 
 LEARNUPLET, PREDUPLET = "learnuplet", "preduplet"
+TASK_COLLECTIONS = (LEARNUPLET, PREDUPLET)
 
 
 def _task(ledger: Ledger, collection: str, uuid: str) -> dict[str, Any]:
@@ -21,21 +37,31 @@ def _task(ledger: Ledger, collection: str, uuid: str) -> dict[str, Any]:
     return task
 
 
-def claim(ledger: Ledger, collection: str, uuid: str, worker: str, by: str) -> None:
+def claim(ledger: Ledger, collection: str, uuid: str, worker: str, by: str,
+          lease_seconds: float) -> None:
     """todo -> pending for `worker`; exactly one of any number of racing claims wins."""
 
     def decide() -> dict[str, Any]:
         check_claim(collection, _task(ledger, collection, uuid))
-        return {"kind": "task_claimed", "at": now(), "by": by, "collection": collection,
-                "uuid": uuid, "worker": worker}
+        at = now()
+        return {"kind": "task_claimed", "at": at, "by": by, "collection": collection,
+                "uuid": uuid, "worker": worker, "lease_expires": int(at + lease_seconds)}
 
     ledger.commit(decide)
 
 
-def _check_reporter(collection: str, task: dict[str, Any], worker: str | None) -> None:
-    # Clients that do not say who they are (the Go client) are trusted as before.
-    if worker is not None and task.get("worker") not in (None, worker):
-        raise Conflict(f"{collection} {task['uuid']} is held by another worker")
+def heartbeat(ledger: Ledger, collection: str, uuid: str, worker: str, by: str,
+              lease_seconds: float) -> int:
+    """Extend the claim of the worker that holds it; returns the new expiry."""
+    lease_expires = int(time.time() + lease_seconds)
+
+    def decide() -> dict[str, Any]:
+        check_holder(collection, _task(ledger, collection, uuid), worker)
+        return {"kind": "lease_extended", "at": now(), "by": by, "collection": collection,
+                "uuid": uuid, "lease_expires": lease_expires}
+
+    ledger.commit(decide)
+    return lease_expires
 
 
 def report_learnuplet(ledger: Ledger, uuid: str, body: LearnDone, by: str) -> None:
@@ -46,7 +72,8 @@ def report_learnuplet(ledger: Ledger, uuid: str, body: LearnDone, by: str) -> No
         task = _task(ledger, LEARNUPLET, uuid)
         if not check_report(LEARNUPLET, task, outcome):
             return None
-        _check_reporter(LEARNUPLET, task, body.worker)
+        if body.worker is not None:
+            check_reporter(LEARNUPLET, task, body.worker)
         _check_perf_keys(task, body)
         return {"kind": "task_reported", "at": now(), "by": by, "collection": LEARNUPLET,
                 "uuid": uuid, "outcome": outcome, "promote": _next_in_chain(ledger, task, outcome)}
@@ -55,8 +82,6 @@ def report_learnuplet(ledger: Ledger, uuid: str, body: LearnDone, by: str) -> No
 
 
 def _check_perf_keys(task: dict[str, Any], body: LearnDone) -> None:
-    from .errors import ValidationFailed
-
     errors = [{"field": f"{name}.{key}", "message": f"{key} is not in this learnuplet's {data_field}"}
               for name, data_field in (("train_perf", "train_data"), ("test_perf", "test_data"))
               for key in (getattr(body, name) or {}) if key not in task[data_field]]
@@ -65,7 +90,8 @@ def _check_perf_keys(task: dict[str, Any], body: LearnDone) -> None:
                                errors=errors)
 
 
-def _next_in_chain(ledger: Ledger, task: dict[str, Any], outcome: dict[str, Any]) -> dict[str, Any] | None:
+def _next_in_chain(ledger: Ledger, task: dict[str, Any],
+                   outcome: dict[str, Any]) -> dict[str, Any] | None:
     waiting = ledger.db.learnuplet.find_one({"algo": task["algo"], "status": WAITING},
                                             {"_id": 0, "uuid": 1}, sort=[("rank", 1)])
     if waiting is None:
@@ -82,11 +108,44 @@ def report_preduplet(ledger: Ledger, uuid: str, body: PredDone, by: str) -> None
         task = _task(ledger, PREDUPLET, uuid)
         if not check_report(PREDUPLET, task, outcome):
             return None
-        _check_reporter(PREDUPLET, task, body.worker)
+        if body.worker is not None:
+            check_reporter(PREDUPLET, task, body.worker)
         return {"kind": "task_reported", "at": now(), "by": by, "collection": PREDUPLET,
                 "uuid": uuid, "outcome": outcome}
 
     ledger.commit(decide)
+
+
+def expire_leases(ledger: Ledger, max_attempts: int) -> int:
+    """Put pending tasks whose lease ran out back to todo (or failed when out of attempts).
+
+    Every server process runs this; the ledger lets exactly one of them expire each lease.
+    """
+    expired = 0
+    for collection in TASK_COLLECTIONS:
+        stale = ledger.db[collection].find({"status": PENDING, "lease_expires": {"$lt": now()}},
+                                           {"_id": 0, "uuid": 1}, limit=1000)
+        for task in list(stale):
+            expired += _expire_lease(ledger, collection, task["uuid"], max_attempts)
+    return expired
+
+
+def _expire_lease(ledger: Ledger, collection: str, uuid: str, max_attempts: int) -> int:
+    def decide() -> dict[str, Any] | None:
+        task = _task(ledger, collection, uuid)
+        if task["status"] != PENDING or (task.get("lease_expires") or 0) >= now():
+            return None  # reported, extended or expired by someone else meanwhile
+        attempts = task.get("attempts", 0) + 1
+        status = after_expired_lease(attempts, max_attempts)
+        promote = None
+        if status == FAILED and collection == LEARNUPLET:
+            promote = _next_in_chain(ledger, task, {"status": FAILED})
+        return {"kind": "lease_expired", "at": now(), "by": "orchestrator", "collection": collection,
+                "uuid": uuid, "worker": task.get("worker"), "attempts": attempts, "status": status,
+                "lapsed_workers": [*task.get("lapsed_workers", []), task.get("worker")],
+                "promote": promote}
+
+    return 1 if ledger.commit(decide) else 0
 
 
 def request_prediction(ledger: Ledger, body: PredictionCreate, by: str) -> Registered:
@@ -103,7 +162,7 @@ def request_prediction(ledger: Ledger, body: PredictionCreate, by: str) -> Regis
                 raise Conflict(f"preduplet {uuid} already exists with different {', '.join(different)}")
             existing["doc"] = stored
             return None
-        problem = _require_problems(ledger.db, [body.problem], "problem")[0]
+        problem = require_problems(ledger.db, [body.problem], "problem")[0]
         best = ledger.db.learnuplet.find_one({"problem": body.problem, "status": DONE},
                                              {"_id": 0, "model_end": 1},
                                              sort=[("perf", -1), ("timestamp_done", 1)])
@@ -114,7 +173,8 @@ def request_prediction(ledger: Ledger, body: PredictionCreate, by: str) -> Regis
             "uuid": uuid, "problem": body.problem, "workflow": problem["workflow"],
             "data": body.data, "model": best["model_end"], "status": TODO, "worker": None,
             "prediction_storage_uuid": None, "timestamp_request": now(),
-            "timestamp_claimed": None, "timestamp_done": None}}
+            "timestamp_claimed": None, "timestamp_done": None, "lease_expires": None,
+            "attempts": 0}}
 
     committed = ledger.commit(decide)
     if committed is None:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
@@ -27,7 +28,10 @@ def user() -> str:
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in location) or "body"
+    # pydantic names union branches in the location ("function-after[...]", "list[...]"): drop them
+    parts = [str(part) for part in location
+             if isinstance(part, int) or not any(mark in str(part) for mark in "[(")]
+    return ".".join(parts) or "body"
 
 
 def parse_body(model: type[BodyT]) -> BodyT:

@@ -1,8 +1,8 @@
 """Learnuplets (training tasks): listing, claims by workers, and their reports."""
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from ..schemas import Claim, LearnDone
-from ..tasks import LEARNUPLET, claim, report_learnuplet
+from ..tasks import LEARNUPLET, claim, heartbeat, report_learnuplet
 from ..web import check_uuid, document_list, documented, ledger, one_document, parse_body, user
 
 bp = Blueprint("learnuplet", __name__)
@@ -25,8 +25,19 @@ def get_learnuplet(uuid: str):
             returns="{learnuplet_worker_set: uuid}")
 def claim_learnuplet(uuid: str):
     uuid = check_uuid(uuid)
-    claim(ledger(), LEARNUPLET, uuid, parse_body(Claim).worker, user())
+    claim(ledger(), LEARNUPLET, uuid, parse_body(Claim).worker, user(),
+          current_app.config["LEASE_SECONDS"])
     return {"learnuplet_worker_set": uuid}
+
+
+@bp.post("/worker/learnuplet/<uuid>/heartbeat")
+@documented(summary="Extend the claim's lease (only by the claiming worker)", body=Claim, success=200,
+            returns="{learnuplet_lease_extended: uuid, lease_expires: int}")
+def heartbeat_learnuplet(uuid: str):
+    uuid = check_uuid(uuid)
+    expires = heartbeat(ledger(), LEARNUPLET, uuid, parse_body(Claim).worker, user(),
+                        current_app.config["LEASE_SECONDS"])
+    return {"learnuplet_lease_extended": uuid, "lease_expires": expires}
 
 
 @bp.post("/learndone/<uuid>")

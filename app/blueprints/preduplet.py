@@ -1,8 +1,8 @@
 """Preduplets (prediction tasks): requests, claims by workers, and their reports."""
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from ..schemas import Claim, PredDone, PredictionCreate
-from ..tasks import PREDUPLET, claim, report_preduplet, request_prediction
+from ..tasks import PREDUPLET, claim, heartbeat, report_preduplet, request_prediction
 from ..web import check_uuid, document_list, documented, ledger, one_document, parse_body, user
 
 bp = Blueprint("preduplet", __name__)
@@ -33,8 +33,19 @@ def create_prediction():
             returns="{preduplet_worker_set: uuid}")
 def claim_preduplet(uuid: str):
     uuid = check_uuid(uuid)
-    claim(ledger(), PREDUPLET, uuid, parse_body(Claim).worker, user())
+    claim(ledger(), PREDUPLET, uuid, parse_body(Claim).worker, user(),
+          current_app.config["LEASE_SECONDS"])
     return {"preduplet_worker_set": uuid}
+
+
+@bp.post("/worker/preduplet/<uuid>/heartbeat")
+@documented(summary="Extend the claim's lease (only by the claiming worker)", body=Claim, success=200,
+            returns="{preduplet_lease_extended: uuid, lease_expires: int}")
+def heartbeat_preduplet(uuid: str):
+    uuid = check_uuid(uuid)
+    expires = heartbeat(ledger(), PREDUPLET, uuid, parse_body(Claim).worker, user(),
+                        current_app.config["LEASE_SECONDS"])
+    return {"preduplet_lease_extended": uuid, "lease_expires": expires}
 
 
 @bp.post("/preddone/<uuid>")

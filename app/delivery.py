@@ -1,0 +1,142 @@
+"""Push delivery of runnable tasks to compute, from a durable outbox.
+
+The event that makes a task todo also writes its outbox entry (facts.schedule_deliveries),
+so the intent to deliver is stored with the change itself. A dispatcher thread in every
+server process sends due entries, never in an API request. Starting and finishing an
+attempt are ledger events, so with any number of processes exactly one sends a given
+attempt; an attempt whose sender died is retried once its deadline has passed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+from flask import Flask
+
+from .facts import PENDING_DELIVERY, SENDING
+from .ledger import Ledger
+
+log = logging.getLogger(__name__)
+PATHS = {"learnuplet": "/learn", "preduplet": "/pred"}
+POLL_SECONDS = 0.5  # keeps the first retry within 2 s of a failure
+SENDERS = 8  # attempts in flight per process, so one hanging compute call blocks nothing else
+
+
+class Dispatcher:
+    def __init__(self, ledger: Ledger, config: dict[str, Any]):
+        self.ledger = ledger
+        self.url = config["COMPUTE_URL"].rstrip("/")
+        self.timeout = config["DELIVERY_TIMEOUT_SECONDS"]
+        self.first_retry = config["DELIVERY_FIRST_RETRY_SECONDS"]
+        self.max_backoff = config["DELIVERY_MAX_BACKOFF_SECONDS"]
+        self.sender = f"{socket.gethostname()}:{os.getpid()}"
+        self.wake = threading.Event()
+        self.stopped = threading.Event()
+        self.in_flight: set[str] = set()
+        self.pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="delivery")
+        self.session = requests.Session()
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential with jitter: about first_retry, 2x, 4x ... capped at max_backoff."""
+        delay = min(self.max_backoff, self.first_retry * 2 ** (attempt - 1))
+        return delay * random.uniform(0.5, 1.0)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.wake.set()
+
+    def run_forever(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.dispatch_due()
+            except Exception as error:  # database down: the entries wait in the outbox
+                log.warning("delivery paused (%s)", error.__class__.__name__)
+            self.wake.wait(POLL_SECONDS)
+            self.wake.clear()
+
+    def dispatch_due(self) -> None:
+        due = self.ledger.db.outbox.find(
+            {"state": {"$in": [PENDING_DELIVERY, SENDING]}, "next_attempt": {"$lte": time.time()}},
+            {"_id": 0}, sort=[("next_attempt", 1)], limit=SENDERS * 4)
+        for entry in list(due):
+            if entry["uuid"] not in self.in_flight and len(self.in_flight) < SENDERS:
+                started = self.start(entry)
+                if started:
+                    self.in_flight.add(entry["uuid"])
+                    self.pool.submit(self.send, started)
+
+    def start(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """Commit the start of the next attempt; None if another process got there first."""
+        uuid = entry["uuid"]
+
+        def decide() -> dict[str, Any] | None:
+            current = self.ledger.db.outbox.find_one({"uuid": uuid}, {"_id": 0})
+            if (current is None or current["state"] not in (PENDING_DELIVERY, SENDING)
+                    or current["attempts"] != entry["attempts"] or current["next_attempt"] > time.time()):
+                return None
+            return {"kind": "delivery_started", "at": int(time.time()), "by": self.sender,
+                    "entry": uuid, "collection": current["collection"], "task": current["task"],
+                    "attempt": current["attempts"] + 1,
+                    # past this deadline a dead sender's attempt is taken over
+                    "until": time.time() + self.timeout + 5}
+
+        committed = self.ledger.commit(decide)
+        return committed[0] if committed else None
+
+    def send(self, started: dict[str, Any]) -> None:
+        try:
+            error = self.post(started)
+            self.finish(started, error)
+        except Exception:
+            log.exception("delivery bookkeeping failed for %s; it will be retried", started["entry"])
+        finally:
+            self.in_flight.discard(started["entry"])
+
+    def post(self, started: dict[str, Any]) -> str | None:
+        """POST the task's current document; None on a 2xx answer, else what went wrong."""
+        collection = started["collection"]
+        task = self.ledger.db[collection].find_one({"uuid": started["task"]}, {"_id": 0})
+        url = self.url + PATHS[collection]
+        try:
+            response = self.session.post(url, json=task, timeout=self.timeout)
+        except requests.RequestException as error:
+            return f"{error.__class__.__name__} from {url}"
+        if 200 <= response.status_code < 300:
+            return None
+        return f"HTTP {response.status_code} from {url}"
+
+    def finish(self, started: dict[str, Any], error: str | None) -> None:
+        attempt = started["attempt"]
+        retry_at = None if error is None else time.time() + self.backoff(attempt)
+
+        def decide() -> dict[str, Any] | None:
+            current = self.ledger.db.outbox.find_one({"uuid": started["entry"]}, {"_id": 0})
+            if current["state"] != SENDING or current["attempts"] != attempt:
+                return None  # taken over after our deadline; the newer attempt decides
+            return {"kind": "delivery_finished", "at": int(time.time()), "by": self.sender,
+                    "entry": started["entry"], "collection": started["collection"],
+                    "task": started["task"], "attempt": attempt, "error": error,
+                    "next_attempt": retry_at}
+
+        self.ledger.commit(decide)
+        if error is None:
+            log.info("delivered %s %s (attempt %d)", started["collection"], started["task"], attempt)
+        else:
+            log.warning("delivery of %s %s failed (attempt %d: %s); retrying in %.1fs",
+                        started["collection"], started["task"], attempt, error, retry_at - time.time())
+
+
+def start_dispatcher(app: Flask, ledger: Ledger) -> Dispatcher | None:
+    """One dispatcher thread per server process, when COMPUTE_URL is set."""
+    if not app.config["COMPUTE_URL"]:
+        return None
+    dispatcher = Dispatcher(ledger, app.config)
+    threading.Thread(target=dispatcher.run_forever, name="delivery-dispatcher", daemon=True).start()
+    return dispatcher
