@@ -36,7 +36,7 @@ class ProblemCreate(Body):
     uuid: UUID
     workflow: UUID
     test_dataset: UUIDList
-    size_train_dataset: int = Field(ge=1)
+    size_train_dataset: int = Field(ge=1, le=2**63 - 1)  # BSON holds at most 8-byte ints
 
 
 class AlgoCreate(Body):

@@ -1,0 +1,132 @@
+"""Small helpers shared by the HTTP tests (the fixtures live in conftest.py)."""
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import ApiClient, new_uuid
+
+COLLECTIONS = ("problem", "algo", "data", "learnuplet", "preduplet")
+PROBLEM_JSON = "application/problem+json"
+
+# The original seed README's curl body: single quotes, so not JSON.
+SEED_README_BODY = ('{"uuid": "2d0aa3a3-eb5f-42e6-9d34-c6e4db235816", '
+                    '"workflow": "5d13b116-6dad-4311-94a6-784273cc0467",  '
+                    "'test_dataset': ['7aca2765-996a-4175-8d46-7f32ba34d75e', "
+                    "'ec619ded-5907-45e2-bf73-42b0873e807b'], 'size_train_dataset': 2}")
+
+
+def problem_details(response: Any, status: int) -> dict[str, Any]:
+    """Assert an RFC 9457 problem response with `status`; returns its body."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert response.mimetype == PROBLEM_JSON, response.headers
+    body = response.get_json(force=True)
+    assert {"type", "title", "status", "detail"} <= set(body), body
+    assert body["status"] == status
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def bad_fields(response: Any) -> set[str]:
+    """The field names a 400 validation problem lists in `errors`."""
+    body = problem_details(response, 400)
+    assert isinstance(body.get("errors"), list) and body["errors"], body
+    return {error["field"] for error in body["errors"]}
+
+
+def snapshot(db: Any) -> dict[str, list[dict[str, Any]]]:
+    """Everything stored: every collection, the events and the ledger head."""
+    return {name: list(db[name].find({}, sort=[("_id", 1)]))
+            for name in (*COLLECTIONS, "events", "ledger")}
+
+
+def counts(db: Any) -> dict[str, int]:
+    return {name: db[name].count_documents({}) for name in (*COLLECTIONS, "events")}
+
+
+def assert_no_mongo_id(value: Any) -> None:
+    """No `_id` anywhere in a response body."""
+    if isinstance(value, dict):
+        assert "_id" not in value, value
+        for item in value.values():
+            assert_no_mongo_id(item)
+    elif isinstance(value, list):
+        for item in value:
+            assert_no_mongo_id(item)
+
+
+def chain(client: ApiClient, algo: str) -> list[dict[str, Any]]:
+    """An algo's learnuplets by rank."""
+    return sorted(client.learnuplets(algo=algo), key=lambda doc: doc["rank"])
+
+
+def claim(client: ApiClient, uuid: str, kind: str = "learnuplet", worker: str | None = None) -> Any:
+    return client.post(f"/worker/{kind}/{uuid}", {"worker": worker or new_uuid()})
+
+
+def done_body(learnuplet: dict[str, Any], perf: float) -> dict[str, Any]:
+    return {"status": "done", "perf": perf,
+            "train_perf": {uuid: perf for uuid in learnuplet["train_data"]},
+            "test_perf": {uuid: perf for uuid in learnuplet["test_data"]}}
+
+
+def finish(client: ApiClient, learnuplet: dict[str, Any], perf: float) -> None:
+    """Claim a todo learnuplet and report it done with `perf`."""
+    assert claim(client, learnuplet["uuid"]).status_code == 200
+    response = client.post(f"/learndone/{learnuplet['uuid']}", done_body(learnuplet, perf))
+    assert response.status_code == 200, response.get_json()
+
+
+def fail(client: ApiClient, learnuplet: dict[str, Any], claim_first: bool = True) -> None:
+    if claim_first:
+        assert claim(client, learnuplet["uuid"]).status_code == 200
+    response = client.post(f"/learndone/{learnuplet['uuid']}", {"status": "failed"})
+    assert response.status_code == 200, response.get_json()
+
+
+def post_raw(client: ApiClient, url: str, data: Any, content_type: str | None = "application/json") -> Any:
+    """POST bytes as they are, with the operator's credentials."""
+    headers = dict(client.headers)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return client.flask.post(url, data=data, headers=headers)
+
+
+class DatabaseSpy:
+    """Wraps a database (pymongo or the in-process store) to record, and optionally fail,
+    the calls made on its collections; works the same on both stores."""
+
+    def __init__(self, db: Any):
+        self._db = db
+        self.calls: list[tuple[str, str]] = []
+        self.fail_once: dict[tuple[str, str], Exception] = {}
+
+    def __getitem__(self, name: str) -> _CollectionSpy:
+        return _CollectionSpy(self, name, self._db[name])
+
+    def __getattr__(self, name: str) -> _CollectionSpy:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def count(self, collection: str, method: str) -> int:
+        return self.calls.count((collection, method))
+
+
+class _CollectionSpy:
+    def __init__(self, spy: DatabaseSpy, name: str, collection: Any):
+        self._spy, self._name, self._collection = spy, name, collection
+
+    def __getattr__(self, method: str) -> Any:
+        target = getattr(self._collection, method)
+        if not callable(target):
+            return target
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            self._spy.calls.append((self._name, method))
+            error = self._spy.fail_once.pop((self._name, method), None)
+            if error is not None:
+                raise error
+            return target(*args, **kwargs)
+
+        return recorded

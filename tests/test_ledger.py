@@ -1,0 +1,349 @@
+"""Consistency: versioned events, exactly-once transitions under races, crash recovery."""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from conftest import AUTH, new_uuid
+from helpers import COLLECTIONS, DatabaseSpy, chain, claim, counts, done_body, problem_details, snapshot
+
+THREADS = 24
+
+
+class SimulatedCrash(RuntimeError):
+    """The process dies here."""
+
+
+@pytest.fixture
+def ledger(app):
+    return app.extensions["orchestrator.ledger"]
+
+
+def race(count, send):
+    """Run send(index) in `count` threads released together; returns the results in index order."""
+    barrier = threading.Barrier(count)
+
+    def run(index):
+        barrier.wait(timeout=30)
+        return send(index)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def events_for(db, uuid):
+    return list(db.events.find({"uuid": uuid}, sort=[("_id", 1)]))
+
+
+def assert_ledger_is_whole(db):
+    """Events are numbered 1..n without gaps and the head has applied all of them."""
+    ids = [event["_id"] for event in db.events.find({}, {"_id": 1}, sort=[("_id", 1)])]
+    assert ids == list(range(1, len(ids) + 1))
+    assert db.ledger.find_one({"_id": "head"})["version"] == len(ids)
+
+
+def learnuplets_of_new_chain(client, count=3):
+    problem = client.problem(size=1)
+    client.data(problem["uuid"], count=count)
+    algo_uuid = client.algo(problem["uuid"])["new_algo"]["uuid"]
+    return algo_uuid, chain(client, algo_uuid)
+
+
+# --- indexes and bulk writes ------------------------------------------------------------
+
+@pytest.mark.parametrize("collection", COLLECTIONS)
+def test_every_collection_has_a_unique_index_on_uuid(db, collection):
+    indexes = db[collection].index_information()
+    unique_uuid = [spec for spec in indexes.values()
+                   if [tuple(key) for key in spec["key"]] == [("uuid", 1)] and spec.get("unique")]
+    assert unique_uuid, indexes
+
+
+def test_the_unique_index_refuses_a_duplicate_uuid(db):
+    from pymongo.errors import DuplicateKeyError
+
+    uuid = new_uuid()
+    db.algo.insert_one({"_id": "x1", "uuid": uuid})
+    with pytest.raises(DuplicateKeyError):
+        db.algo.insert_one({"_id": "x2", "uuid": uuid})
+
+
+def test_a_new_algo_plans_its_chain_with_one_event_and_one_bulk_insert(client, db, ledger, monkeypatch):
+    problem = client.problem(size=1)
+    client.data(problem["uuid"], count=5)
+    spy = DatabaseSpy(ledger.db)
+    monkeypatch.setattr(ledger, "db", spy)
+    before = counts(db)
+    assert client.algo(problem["uuid"])["new_learnuplets"] == 5
+    assert counts(db)["events"] == before["events"] + 1
+    assert spy.count("learnuplet", "insert_many") == 1
+    assert spy.count("learnuplet", "insert_one") == 0
+    assert spy.count("learnuplet", "bulk_write") == 0
+
+
+def test_new_data_extends_every_chain_with_one_bulk_insert(client, db, ledger, monkeypatch):
+    problem = client.problem(size=1)
+    for _ in range(3):
+        client.algo(problem["uuid"])
+    spy = DatabaseSpy(ledger.db)
+    monkeypatch.setattr(ledger, "db", spy)
+    before = counts(db)
+    assert client.data(problem["uuid"], count=4)["new_learnuplets"] == 12
+    assert counts(db)["events"] == before["events"] + 1
+    assert spy.count("learnuplet", "insert_many") == 1
+    assert spy.count("learnuplet", "insert_one") == 0
+
+
+# --- races ------------------------------------------------------------------------------
+
+def test_exactly_one_of_24_concurrent_claims_wins(client, db, live_server):
+    _, learnuplets = learnuplets_of_new_chain(client)
+    task = learnuplets[0]
+    workers = [new_uuid() for _ in range(THREADS)]
+    responses = race(THREADS, lambda index: requests.post(
+        f"{live_server}/worker/learnuplet/{task['uuid']}", json={"worker": workers[index]},
+        auth=AUTH, timeout=60))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [409] * (THREADS - 1), statuses
+    winner = workers[[response.status_code for response in responses].index(200)]
+    stored = db.learnuplet.find_one({"uuid": task["uuid"]})
+    assert (stored["status"], stored["worker"]) == ("pending", winner)
+    claims = [event for event in events_for(db, task["uuid"]) if event["kind"] == "task_claimed"]
+    assert len(claims) == 1 and claims[0]["worker"] == winner
+    for response in responses:
+        if response.status_code == 409:
+            assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert_ledger_is_whole(db)
+
+
+def test_concurrent_claims_of_a_preduplet(client, db, live_server):
+    _, learnuplets = learnuplets_of_new_chain(client, count=1)
+    assert claim(client, learnuplets[0]["uuid"]).status_code == 200
+    client.post(f"/learndone/{learnuplets[0]['uuid']}", done_body(learnuplets[0], 0.5))
+    preduplet = client.post("/prediction", {"data": new_uuid(),
+                                            "problem": learnuplets[0]["problem"]}).get_json()
+    responses = race(12, lambda index: requests.post(
+        f"{live_server}/worker/preduplet/{preduplet['uuid']}", json={"worker": new_uuid()},
+        auth=AUTH, timeout=60))
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 11
+
+
+def test_racing_reports_store_one_outcome_and_promote_once(client, db, live_server):
+    algo_uuid, learnuplets = learnuplets_of_new_chain(client)
+    task = learnuplets[0]
+    assert claim(client, task["uuid"]).status_code == 200
+    # Even threads report done, each with its own perf; odd threads report failed.
+    bodies = [done_body(task, index / 100) if index % 2 == 0 else {"status": "failed"}
+              for index in range(THREADS)]
+    responses = race(THREADS, lambda index: requests.post(
+        f"{live_server}/learndone/{task['uuid']}", json=bodies[index], auth=AUTH, timeout=60))
+    statuses = [response.status_code for response in responses]
+    assert set(statuses) == {200, 409}, statuses
+    winners = [bodies[index] for index, status in enumerate(statuses) if status == 200]
+
+    stored = db.learnuplet.find_one({"uuid": task["uuid"]})
+    if stored["status"] == "done":
+        assert len(winners) == 1 and winners[0]["perf"] == stored["perf"]
+        assert (stored["train_perf"], stored["test_perf"]) == (winners[0]["train_perf"],
+                                                               winners[0]["test_perf"])
+        expected_start = task["model_end"]
+    else:
+        assert stored["status"] == "failed"
+        assert winners == [{"status": "failed"}] * (THREADS // 2)  # identical retries
+        expected_start = algo_uuid
+    reports = [event for event in events_for(db, task["uuid"]) if event["kind"] == "task_reported"]
+    assert len(reports) == 1
+    promotions = list(db.events.find({"promote.uuid": learnuplets[1]["uuid"]}))
+    assert len(promotions) == 1
+    after = chain(client, algo_uuid)
+    assert [doc["status"] for doc in after] == [stored["status"], "todo", "waiting"]
+    assert after[1]["model_start"] == expected_start
+    assert_ledger_is_whole(db)
+
+
+def test_racing_identical_creates_make_one_document(client, db, live_server):
+    body = {"uuid": new_uuid(), "workflow": new_uuid(), "test_dataset": [], "size_train_dataset": 1}
+    responses = race(THREADS, lambda _: requests.post(f"{live_server}/problem", json=body,
+                                                      auth=AUTH, timeout=60))
+    assert sorted(r.status_code for r in responses) == [200] * (THREADS - 1) + [201]
+    assert len({str(r.json()) for r in responses}) == 1
+    assert db.problem.count_documents({"uuid": body["uuid"]}) == 1
+    assert counts(db)["events"] == 1
+
+
+def test_concurrent_uploads_and_algos_build_whole_chains(client, db, live_server):
+    problem = client.problem(test_dataset=[], size=1)
+
+    def send(index):
+        if index % 3 == 0:
+            body = {"uuid": new_uuid(), "problem": problem["uuid"], "name": f"algo {index}"}
+            return requests.post(f"{live_server}/algo", json=body, auth=AUTH, timeout=60)
+        body = {"uuid": [new_uuid(), new_uuid()], "problems": problem["uuid"]}
+        return requests.post(f"{live_server}/data", json=body, auth=AUTH, timeout=60)
+
+    responses = race(18, send)
+    assert all(response.status_code == 201 for response in responses), \
+        [response.text for response in responses if response.status_code != 201]
+    uploaded = [doc["uuid"] for doc in client.get("/data").get_json()["datas"]]
+    assert len(uploaded) == 24
+    algo_uuids = [doc["uuid"] for doc in client.get("/algo").get_json()["algos"]]
+    assert len(algo_uuids) == 6
+    reported = sum(response.json()["new_learnuplets"] for response in responses)
+    assert reported == db.learnuplet.count_documents({}) == 6 * 24
+    for algo_uuid in algo_uuids:
+        learnuplets = chain(client, algo_uuid)
+        assert [doc["rank"] for doc in learnuplets] == list(range(24))
+        assert [doc["train_data"][0] for doc in learnuplets] == uploaded
+        assert [doc["status"] for doc in learnuplets] == ["todo"] + ["waiting"] * 23
+        assert learnuplets[0]["model_start"] == algo_uuid
+    assert_ledger_is_whole(db)
+
+
+# --- crashes ----------------------------------------------------------------------------
+
+def crash_apply_once(monkeypatch, ledger, after=False):
+    """The next event is committed, then the process 'dies' before (or after) applying it."""
+    original = ledger.apply
+    state = {"crashed": False}
+
+    def apply(event):
+        if state["crashed"]:
+            return original(event)
+        state["crashed"] = True
+        if after:
+            original(event)
+        raise SimulatedCrash(f"crash while applying event {event['_id']}")
+
+    monkeypatch.setattr(ledger, "apply", apply)
+
+
+def test_crashed_claim_is_completed_by_the_next_write(client, db, ledger, monkeypatch):
+    _, learnuplets = learnuplets_of_new_chain(client)
+    task = learnuplets[0]
+    crash_apply_once(monkeypatch, ledger)
+    worker = new_uuid()
+    before = counts(db)["events"]
+    assert claim(client, task["uuid"], worker=worker).status_code == 500
+    assert counts(db)["events"] == before + 1  # committed ...
+    assert db.learnuplet.find_one({"uuid": task["uuid"]})["status"] == "todo"  # ... not applied
+
+    # A rival claim must not win: the committed claim is rolled forward first.
+    problem_details(claim(client, task["uuid"]), 409)
+    stored = client.get(f"/learnuplet/{task['uuid']}").get_json()
+    assert (stored["status"], stored["worker"]) == ("pending", worker)
+    assert counts(db)["events"] == before + 1
+    assert_ledger_is_whole(db)
+
+
+def test_crashed_algo_registration_is_completed_by_an_unrelated_write(client, db, ledger, monkeypatch):
+    problem = client.problem(size=1)
+    client.data(problem["uuid"], count=3)
+    body = {"uuid": new_uuid(), "problem": problem["uuid"], "name": "x"}
+    crash_apply_once(monkeypatch, ledger)
+    assert client.post("/algo", body).status_code == 500
+    problem_details(client.get(f"/algo/{body['uuid']}"), 404)
+
+    client.problem()  # any write request rolls the committed event forward first
+    algo = client.get(f"/algo/{body['uuid']}").get_json()
+    assert algo["name"] == "x"
+    learnuplets = chain(client, body["uuid"])
+    assert [(doc["rank"], doc["status"]) for doc in learnuplets] == [
+        (0, "todo"), (1, "waiting"), (2, "waiting")]
+    retry = client.post("/algo", body)
+    assert retry.status_code == 200 and retry.get_json() == {"new_algo": algo, "new_learnuplets": 0}
+    assert db.learnuplet.count_documents({}) == 3
+    assert_ledger_is_whole(db)
+
+
+def test_crashed_report_is_completed_by_roll_forward(client, db, ledger, monkeypatch):
+    algo_uuid, learnuplets = learnuplets_of_new_chain(client)
+    task = learnuplets[0]
+    assert claim(client, task["uuid"]).status_code == 200
+    crash_apply_once(monkeypatch, ledger)
+    body = done_body(task, 0.6)
+    assert client.post(f"/learndone/{task['uuid']}", body).status_code == 500
+    assert [doc["status"] for doc in chain(client, algo_uuid)] == ["pending", "waiting", "waiting"]
+
+    assert ledger.roll_forward() == 1
+    assert ledger.roll_forward() == 0
+    after = chain(client, algo_uuid)
+    assert [doc["status"] for doc in after] == ["done", "todo", "waiting"]
+    assert after[0]["perf"] == 0.6 and after[1]["model_start"] == task["model_end"]
+    state = snapshot(db)
+    assert client.post(f"/learndone/{task['uuid']}", body).status_code == 200  # the client's retry
+    assert snapshot(db) == state
+    assert_ledger_is_whole(db)
+
+
+def test_crash_after_apply_then_retry_is_200(client, db, ledger, monkeypatch):
+    problem = client.problem(size=1)
+    body = {"uuid": [new_uuid(), new_uuid()], "problems": problem["uuid"]}
+    client.algo(problem["uuid"])
+    crash_apply_once(monkeypatch, ledger, after=True)
+    assert client.post("/data", body).status_code == 500
+    state = snapshot(db)
+    retry = client.post("/data", body)
+    assert retry.status_code == 200
+    assert [doc["uuid"] for doc in retry.get_json()["new_datas"]] == body["uuid"]
+    assert snapshot(db) == state
+    assert db.learnuplet.count_documents({}) == 2
+
+
+@pytest.mark.parametrize("collection, method", [("learnuplet", "insert_many"),
+                                                ("ledger", "update_one")])
+def test_crash_in_the_middle_of_apply_is_completed_exactly_once(client, db, ledger, monkeypatch,
+                                                                collection, method):
+    problem = client.problem(size=1)
+    algo_uuids = [client.algo(problem["uuid"])["new_algo"]["uuid"] for _ in range(2)]
+    spy = DatabaseSpy(ledger.db)
+    spy.fail_once[(collection, method)] = SimulatedCrash("crash in the middle of apply")
+    monkeypatch.setattr(ledger, "db", spy)
+    uuids = [new_uuid(), new_uuid()]
+    assert client.post("/data", {"uuid": uuids, "problems": problem["uuid"]}).status_code == 500
+
+    second = client.data(problem["uuid"], count=1)  # the next write finishes the first
+    assert second["new_learnuplets"] == 2
+    for algo_uuid in algo_uuids:
+        learnuplets = chain(client, algo_uuid)
+        assert [doc["train_data"] for doc in learnuplets] == [
+            [uuids[0]], [uuids[1]], [second["new_datas"][0]["uuid"]]]
+        assert [doc["status"] for doc in learnuplets] == ["todo", "waiting", "waiting"]
+    assert db.data.count_documents({}) == 3
+    assert_ledger_is_whole(db)
+
+
+# --- failures store nothing -------------------------------------------------------------
+
+def test_refused_requests_store_nothing(client, db):
+    algo_uuid, learnuplets = learnuplets_of_new_chain(client)
+    problem = learnuplets[0]["problem"]
+    existing = client.data(problem)["new_datas"][0]["uuid"]
+    before = snapshot(db)
+    refused = [
+        client.post("/problem", {"uuid": problem, "workflow": new_uuid(), "test_dataset": [],
+                                 "size_train_dataset": 1}),
+        client.post("/algo", {"uuid": algo_uuid, "problem": problem, "name": "other"}),
+        client.post("/algo", {"uuid": new_uuid(), "problem": new_uuid(), "name": "x"}),
+        client.post("/data", {"uuid": [new_uuid(), existing], "problems": problem}),
+        client.post("/data", {"uuid": [new_uuid()], "problems": [problem, new_uuid()]}),
+        client.post("/prediction", {"data": new_uuid(), "problem": problem}),
+        claim(client, learnuplets[1]["uuid"]),
+        claim(client, new_uuid()),
+        client.post(f"/learndone/{learnuplets[0]['uuid']}", done_body(learnuplets[0], 0.1)),
+        client.post(f"/learndone/{learnuplets[2]['uuid']}", {"status": "failed"}),
+        client.post(f"/learndone/{learnuplets[0]['uuid']}", {"status": "done"}),
+    ]
+    assert all(400 <= response.status_code < 500 for response in refused), \
+        [response.status_code for response in refused]
+    assert snapshot(db) == before
+
+
+def test_events_are_never_rewritten(client, db):
+    algo_uuid, learnuplets = learnuplets_of_new_chain(client)
+    early = list(db.events.find({}, sort=[("_id", 1)]))
+    assert claim(client, learnuplets[0]["uuid"]).status_code == 200
+    client.post(f"/learndone/{learnuplets[0]['uuid']}", {"status": "failed"})
+    client.data(learnuplets[0]["problem"], count=2)
+    later = list(db.events.find({}, sort=[("_id", 1)]))
+    assert later[:len(early)] == early and len(later) == len(early) + 3
+    assert_ledger_is_whole(db)
