@@ -3,8 +3,9 @@
 The event that makes a task todo also writes its outbox entry (facts.schedule_deliveries),
 so the intent to deliver is stored with the change itself. A dispatcher thread in every
 server process sends due entries, never in an API request. Starting and finishing an
-attempt are ledger events, so with any number of processes exactly one sends a given
-attempt; an attempt whose sender died is retried once its deadline has passed.
+attempt are events of a second ledger, the delivery ledger, so with any number of processes
+exactly one sends a given attempt, and a compute outage (many retries) never contends with
+the API's writes; an attempt whose sender died is retried once its deadline has passed.
 """
 from __future__ import annotations
 
@@ -19,14 +20,43 @@ from typing import Any
 
 import requests
 from flask import Flask
+from pymongo.database import Database
 
-from .facts import PENDING_DELIVERY, SENDING
-from .ledger import Ledger
+from .facts import DELIVERED, PENDING_DELIVERY, SENDING
+from .ledger import Ledger, Writes
 
 log = logging.getLogger(__name__)
 PATHS = {"learnuplet": "/learn", "preduplet": "/pred"}
 POLL_SECONDS = 0.5  # keeps the first retry within 2 s of a failure
 SENDERS = 8  # attempts in flight per process, so one hanging compute call blocks nothing else
+
+
+def _delivery_started(db: Database, event: dict[str, Any]) -> Writes:
+    return Writes(updates=[
+        ("outbox", event["entry"], {"state": SENDING, "attempts": event["attempt"],
+                                    "next_attempt": event["until"], "worker": event["by"]}),
+        (event["collection"], event["task"], {"delivery_attempts": event["attempt"]})])
+
+
+def _delivery_finished(db: Database, event: dict[str, Any]) -> Writes:
+    state = DELIVERED if event["error"] is None else PENDING_DELIVERY
+    return Writes(updates=[
+        ("outbox", event["entry"], {"state": state, "error": event["error"],
+                                    "next_attempt": event.get("next_attempt")}),
+        (event["collection"], event["task"], {"delivery": state, "delivery_error": event["error"]})])
+
+
+DELIVERY_EXPANDERS = {"delivery_started": _delivery_started, "delivery_finished": _delivery_finished}
+
+
+def expand_delivery(db: Database, event: dict[str, Any]) -> Writes:
+    return DELIVERY_EXPANDERS[event["kind"]](db, event)
+
+
+def delivery_ledger(db: Database, attempts: int) -> Ledger:
+    """The ledger of delivery attempts, beside the main one (see the module docstring)."""
+    return Ledger(db, expand_delivery, attempts=attempts, name="delivery", events="delivery_events",
+                  version_field="delivery_version")
 
 
 class Dispatcher:
@@ -130,13 +160,14 @@ class Dispatcher:
             log.info("delivered %s %s (attempt %d)", started["collection"], started["task"], attempt)
         else:
             log.warning("delivery of %s %s failed (attempt %d: %s); retrying in %.1fs",
-                        started["collection"], started["task"], attempt, error, retry_at - time.time())
+                        started["collection"], started["task"], attempt, error,
+                        max(0.0, retry_at - time.time()))  # the commit may outlast the backoff
 
 
 def start_dispatcher(app: Flask, ledger: Ledger) -> Dispatcher | None:
     """One dispatcher thread per server process, when COMPUTE_URL is set."""
     if not app.config["COMPUTE_URL"]:
         return None
-    dispatcher = Dispatcher(ledger, app.config)
+    dispatcher = Dispatcher(delivery_ledger(ledger.db, app.config["COMMIT_ATTEMPTS"]), app.config)
     threading.Thread(target=dispatcher.run_forever, name="delivery-dispatcher", daemon=True).start()
     return dispatcher

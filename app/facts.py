@@ -16,7 +16,7 @@ from .planning import chain_segment
 from .states import PENDING, TODO
 
 TASKS = ("learnuplet", "preduplet")
-# Delivery states of an outbox entry (and of the task's `delivery` field).
+# Delivery states of an outbox entry (and of the task's `delivery` field); see delivery.py.
 PENDING_DELIVERY, SENDING, DELIVERED = "pending", "sending", "delivered"
 
 
@@ -95,22 +95,6 @@ def _lease_expired(db: Database, event: dict[str, Any]) -> Writes:
     return Writes(updates=[(event["collection"], event["uuid"], fields), *_promotion(event)])
 
 
-def _delivery_started(db: Database, event: dict[str, Any]) -> Writes:
-    return Writes(updates=[
-        ("outbox", event["entry"], {"state": SENDING, "attempts": event["attempt"],
-                                    "next_attempt": event["until"], "worker": event["by"]}),
-        (event["collection"], event["task"], {"delivery_attempts": event["attempt"]})])
-
-
-def _delivery_finished(db: Database, event: dict[str, Any]) -> Writes:
-    delivered = event["error"] is None
-    state = DELIVERED if delivered else PENDING_DELIVERY
-    return Writes(updates=[
-        ("outbox", event["entry"], {"state": state, "error": event["error"],
-                                    "next_attempt": event.get("next_attempt")}),
-        (event["collection"], event["task"], {"delivery": state, "delivery_error": event["error"]})])
-
-
 def schedule_deliveries(event: dict[str, Any], writes: Writes) -> None:
     """Every task this event makes todo gets an outbox entry, written with the change itself."""
     runnable = [(name, doc["uuid"], doc) for name in TASKS for doc in writes.inserts.get(name, [])
@@ -134,6 +118,4 @@ EXPANDERS: dict[str, Callable[[Database, dict[str, Any]], Writes]] = {
     "lease_extended": _lease_extended,
     "task_reported": _task_reported,
     "lease_expired": _lease_expired,
-    "delivery_started": _delivery_started,
-    "delivery_finished": _delivery_finished,
 }

@@ -21,12 +21,13 @@ from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from .errors import Unavailable
 
 log = logging.getLogger(__name__)
 HEAD = "head"
+SETTLE_SECONDS = 0.5  # how long a committed event may stay unapplied before others apply it
 DUPLICATE_KEY = 11000
 
 
@@ -43,22 +44,28 @@ Expander = Callable[[Database, dict[str, Any]], Writes]
 
 class Ledger:
     def __init__(self, db: Database, expand: Expander, attempts: int = 200,
-                 stamp: dict[str, Any] | None = None):
+                 stamp: dict[str, Any] | None = None, name: str = HEAD, events: str = "events",
+                 version_field: str = "version"):
         self.db = db
         self.expand = expand
         self.attempts = attempts
         self.stamp = stamp or {}  # fields every event of this server carries (e.g. deliver)
+        # A second ledger (delivery bookkeeping) keeps its own head, events and version
+        # field, so its writes never contend with, nor guard against, this one's.
+        self.name = name
+        self.events = db[events]
+        self.version_field = version_field
 
     def ensure_head(self) -> None:
         """Create the head document once; idempotent."""
         try:
-            self.db.ledger.insert_one({"_id": HEAD, "version": 0})
+            self.db.ledger.insert_one({"_id": self.name, "version": 0})
         except DuplicateKeyError:
             pass
 
     def head(self) -> int:
         """The version of the last applied event."""
-        doc = self.db.ledger.find_one({"_id": HEAD})
+        doc = self.db.ledger.find_one({"_id": self.name})
         if doc is None:  # a new database: without a head document the head could never move
             self.ensure_head()
             return 0
@@ -69,16 +76,20 @@ class Ledger:
 
         `decide` reads the current state and returns the event's content, None when the
         request changes nothing (an identical retry), or raises to refuse the request.
-        A refusal is re-checked once against a rolled-forward state, so a committed but
-        unapplied event never causes a wrong 404 or 409.
+        A refusal is re-checked once after the events committed meanwhile are applied, so a
+        committed but unapplied event never causes a wrong 404 or 409.
         """
         rechecked = False
-        for attempt in range(self.attempts):
+        for _ in range(self.attempts):
             version = self.head()
             try:
                 content = decide()
+            except PyMongoError:
+                # Not a refusal: re-checking would wait for the unreachable database again,
+                # doubling the time before the client gets its 503.
+                raise
             except Exception:
-                if rechecked or not self.roll_forward():
+                if rechecked or not self.settle(version):
                     raise
                 rechecked = True
                 continue
@@ -86,19 +97,36 @@ class Ledger:
                 return None
             event = {"_id": version + 1, **self.stamp, **content}
             try:
-                self.db.events.insert_one(event)
+                self.events.insert_one(event)
             except DuplicateKeyError:
-                self.roll_forward()
-                time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                self.settle(version)  # someone else committed this version: decide again
                 continue
             return event, self.apply(event)
         raise Unavailable("Too many concurrent changes; retry the request.",
                           headers={"Retry-After": "1"})
 
+    def settle(self, version: int) -> bool:
+        """Wait until the events committed after `version` are applied; False if there are none.
+
+        Their writer is normally applying them right now, so waiting is cheaper than applying
+        them again from every losing process (SQLite-backed servers take one writer at a time).
+        A writer that does not finish within SETTLE_SECONDS is presumed dead: roll forward.
+        """
+        if self.events.find_one({"_id": version + 1}, {"_id": 1}) is None:
+            return False
+        deadline, pause = time.monotonic() + SETTLE_SECONDS, 0.001
+        while time.monotonic() < deadline:
+            if self.head() > version:
+                return True
+            time.sleep(pause * random.uniform(0.5, 1.5))
+            pause = min(pause * 2, 0.05)
+        self.roll_forward()
+        return True
+
     def roll_forward(self) -> int:
         """Apply every committed event the head has not reached; returns how many."""
         applied, version = 0, self.head()
-        while (event := self.db.events.find_one({"_id": version + 1})) is not None:
+        while (event := self.events.find_one({"_id": version + 1})) is not None:
             self.apply(event)
             version, applied = version + 1, applied + 1
         if applied:
@@ -111,16 +139,17 @@ class Ledger:
         writes = self.expand(self.db, event)
         for name, documents in writes.inserts.items():
             self._insert_missing(name, [
-                {"_id": f"{version:012d}.{index:06d}", **document, "version": version}
+                {"_id": f"{version:012d}.{index:06d}", **document, self.version_field: version}
                 for index, document in enumerate(documents)])
         by_collection: dict[str, list[UpdateOne]] = {}
         for name, uuid, fields in writes.updates:
             by_collection.setdefault(name, []).append(UpdateOne(
-                {"uuid": uuid, "version": {"$lt": version}},
-                {"$set": {**fields, "version": version}}))
+                # $not matches a document that has no version field yet, as well as older ones
+                {"uuid": uuid, self.version_field: {"$not": {"$gte": version}}},
+                {"$set": {**fields, self.version_field: version}}))
         for name, requests in by_collection.items():
             self.db[name].bulk_write(requests, ordered=False)
-        self.db.ledger.update_one({"_id": HEAD, "version": {"$lt": version}},
+        self.db.ledger.update_one({"_id": self.name, "version": {"$lt": version}},
                                   {"$set": {"version": version}})
         return writes
 

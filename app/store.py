@@ -38,6 +38,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
                    [("test_data", ASCENDING), ("_id", ASCENDING)],
                    [("timestamp_creation", ASCENDING), ("_id", ASCENDING)],
                    [("timestamp_done", ASCENDING), ("_id", ASCENDING)],
+                   [("perf", ASCENDING), ("_id", ASCENDING)],  # GET /learnuplet?perf= (listing.FILTERS)
                    # domain lookups: next waiting rank, best model of an algo and of a problem
                    [("algo", ASCENDING), ("status", ASCENDING), ("rank", ASCENDING)],
                    [("algo", ASCENDING), ("status", ASCENDING), ("perf", DESCENDING),

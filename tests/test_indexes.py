@@ -1,0 +1,142 @@
+"""Every query shape the API can send has an index whose prefix serves it.
+
+The shapes come from the code where they can (every filter of app/listing.FILTERS, with the
+`_id` sort that document_list pages by) and are listed by hand where they cannot (the domain
+lookups, each with a pointer to the code that sends it). Each shape is checked against
+app.store.INDEXES plus the unique `uuid` index, and against the indexes the running store
+really has after create_app (index_information()), so it holds on the in-process store and
+on MongoDB/FerretDB alike.
+
+Rule: a shape with equality (or $in) fields E and sort S is served by an index whose first
+len(E) keys are exactly E (in any order) and whose next keys are S (or S reversed). A shape
+that names `uuid` is served by the unique uuid index (one document at most). A filter
+combination (several query parameters) is served when one of its fields is: the index
+gives the `_id` order and MongoDB checks the other fields on the documents it reads.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import pytest
+
+from app.listing import FILTERS
+from app.store import INDEXES
+
+Key = tuple[str, int]
+ID_SORT: tuple[Key, ...] = (("_id", 1),)
+
+
+@dataclass(frozen=True)
+class Shape:
+    collection: str
+    fields: frozenset[str]
+    sort: tuple[Key, ...]
+    origin: str
+
+
+def _shape(collection: str, fields: set[str] | list[str], sort: tuple[Key, ...], origin: str) -> Shape:
+    return Shape(collection, frozenset(fields), sort, origin)
+
+
+# Domain lookups: the queries the decisions and the ledger send, other than the listing.
+DOMAIN: list[Shape] = [
+    # app/web.py one_document; app/tasks.py _task; app/registration.py register_* (find_one uuid)
+    *[_shape(c, {"uuid"}, (), "uuid lookup (web.one_document, tasks._task, register_*)") for c in INDEXES],
+    # app/ledger.py Ledger.apply: UpdateOne({uuid, version < v}) for every update
+    *[_shape(c, {"uuid"}, (), "ledger.apply guarded update") for c in ("learnuplet", "preduplet")],
+    # app/registration.py require_problems, register_data: {uuid: {$in: [...]}}
+    _shape("problem", {"uuid"}, (), "registration.require_problems"),
+    _shape("data", {"uuid"}, (), "registration.register_data existing uuids"),
+    # app/tasks.py _next_in_chain: lowest waiting rank of an algo
+    _shape("learnuplet", {"algo", "status"}, (("rank", 1),), "tasks._next_in_chain"),
+    # app/registration.py best_done_of: best model of an algo
+    _shape("learnuplet", {"algo", "status"}, (("perf", -1), ("rank", 1)), "registration.best_done_of"),
+    # app/tasks.py request_prediction: best model of a problem
+    _shape("learnuplet", {"problem", "status"}, (("perf", -1), ("timestamp_done", 1)),
+           "tasks.request_prediction"),
+    # app/registration.py chain_heads: algos of the problems, running chains, chain lengths
+    _shape("algo", {"problem"}, (), "registration.chain_heads algos"),
+    _shape("learnuplet", {"problem", "status"}, (), "registration.chain_heads distinct running"),
+    _shape("learnuplet", {"problem"}, (), "registration.chain_heads $match before $group"),
+    # app/facts.py _algo_registered: the problem's data before the event, in ledger order
+    _shape("data", {"problems"}, ID_SORT, "facts._algo_registered"),
+    # app/delivery.py Delivery.dispatch_due: due outbox entries, oldest first
+    _shape("outbox", {"state"}, (("next_attempt", 1),), "delivery.dispatch_due"),
+    # app/delivery.py Delivery.start and ledger.apply: an outbox entry by uuid
+    _shape("outbox", {"uuid"}, (), "delivery.start, ledger.apply"),
+]
+
+
+def listing_shapes() -> list[Shape]:
+    """document_list: every filter of FILTERS, alone, sorted by `_id` for paging."""
+    return [_shape(c, {name}, ID_SORT, f"GET /{c}?{name}=") for c, names in FILTERS.items() for name in names]
+
+
+def combination_shapes() -> list[Shape]:
+    """document_list with two filters (every pair); larger combinations follow from these."""
+    return [_shape(c, set(pair), ID_SORT, f"GET /{c}?{pair[0]}=&{pair[1]}=")
+            for c, names in FILTERS.items() for pair in itertools.combinations(sorted(names), 2)]
+
+
+def _normal(keys) -> tuple[Key, ...]:
+    return tuple((name, int(direction)) for name, direction in keys)
+
+
+def declared_indexes() -> dict[str, list[tuple[Key, ...]]]:
+    return {c: [(("uuid", 1),), (("_id", 1),)] + [_normal(keys) for keys in indexes]
+            for c, indexes in INDEXES.items()}
+
+
+def serves(index: tuple[Key, ...], fields: frozenset[str], sort: tuple[Key, ...]) -> bool:
+    if index[0][0] == "uuid" and "uuid" in fields:
+        return True  # unique: at most one document
+    n = len(fields)
+    if len(index) < n + len(sort) or {name for name, _ in index[:n]} != fields:
+        return False
+    rest = index[n:n + len(sort)]
+    reverse = tuple((name, -direction) for name, direction in sort)
+    return not sort or rest == sort or rest == reverse
+
+
+def served(indexes: list[tuple[Key, ...]], shape: Shape, any_field: bool = False) -> bool:
+    candidates = [frozenset({name}) for name in shape.fields] if any_field else [shape.fields]
+    return any(serves(index, fields, shape.sort) for index in indexes for fields in candidates)
+
+
+def unserved(indexes: dict[str, list[tuple[Key, ...]]]) -> list[str]:
+    missing = [s for s in DOMAIN + listing_shapes() if not served(indexes.get(s.collection, []), s)]
+    missing += [s for s in combination_shapes()
+                if not served(indexes.get(s.collection, []), s, any_field=True)]
+    return [f"{s.collection}: {sorted(s.fields)} sort {list(s.sort)} ({s.origin})" for s in missing]
+
+
+def test_the_enumeration_covers_every_filter_and_collection():
+    shapes = listing_shapes()
+    assert {s.collection for s in shapes} == set(FILTERS)
+    assert set(FILTERS) <= set(INDEXES)
+    assert {s.collection for s in DOMAIN} <= set(INDEXES)
+    assert len(shapes) == sum(len(names) for names in FILTERS.values())
+
+
+def test_declared_indexes_serve_every_query_shape():
+    assert unserved(declared_indexes()) == []
+
+
+def test_the_rule_rejects_an_index_that_does_not_serve():
+    # The checker itself: a missing (field, _id) index and a wrong sort are caught.
+    indexes = {"learnuplet": [(("uuid", 1),), (("status", 1), ("rank", 1))]}
+    assert not served(indexes["learnuplet"], _shape("learnuplet", {"status"}, ID_SORT, "t"))
+    assert served(indexes["learnuplet"], _shape("learnuplet", {"status"}, (("rank", -1),), "t"))
+    assert not served(indexes["learnuplet"], _shape("learnuplet", {"algo", "status"}, (), "t"))
+
+
+def test_the_store_really_has_the_indexes(app, db):
+    # create_app prepared the database (ensure_indexes); read back what the store holds.
+    real = {c: [_normal(info["key"]) for info in db[c].index_information().values()] for c in INDEXES}
+    if all(len(indexes) <= 1 for indexes in real.values()):
+        pytest.fail(f"the store reports no index beyond _id: {real}")
+    assert unserved(real) == []
+    unique = {c: any(_normal(info["key"]) == (("uuid", 1),) and info.get("unique")
+                     for info in db[c].index_information().values()) for c in INDEXES}
+    assert all(unique.values()), unique
