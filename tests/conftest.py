@@ -95,7 +95,8 @@ class ApiClient:
         assert response.status_code == 201, response.get_json()
         return response.get_json()
 
-    def data(self, problem: str | list[str], count: int = 1, uuids: list[str] | None = None) -> dict[str, Any]:
+    def data(self, problem: str | list[str], count: int = 1,
+             uuids: list[str] | None = None) -> dict[str, Any]:
         uuids = uuids if uuids is not None else [new_uuid() for _ in range(count)]
         response = self.post("/data", {"uuid": uuids, "problems": problem})
         assert response.status_code == 201, response.get_json()
