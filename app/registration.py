@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid as uuidlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,46 +57,47 @@ def require_problems(db: Database, uuids: list[str], field_name: str) -> list[di
     return problems
 
 
-def register_problem(ledger: Ledger, body: ProblemCreate, by: str) -> Registered:
-    sent = body.model_dump()
+def create_once(ledger: Ledger, collection: str, uuid: str, sent: dict[str, Any],
+                new_event: Callable[[], dict[str, Any]]) -> Registered:
+    """Commit the event that creates document `uuid`, unless it exists already.
+
+    `sent` holds the client's fields: an existing document with the same ones is returned
+    as is (a retry), one with different ones is a conflict. `new_event` may refuse (raise).
+    """
     existing: dict[str, Any] = {}
 
     def decide() -> dict[str, Any] | None:
-        stored = ledger.db.problem.find_one({"uuid": body.uuid}, HIDDEN)
+        stored = ledger.db[collection].find_one({"uuid": uuid}, HIDDEN)
         if stored:
-            _same_or_conflict("problem", stored, sent)
+            _same_or_conflict(collection, stored, sent)
             existing["doc"] = stored
             return None
-        return {"kind": "problem_registered", "at": now(), "by": by,
-                "problem": {**sent, "timestamp_upload": now()}}
+        return new_event()
 
     committed = ledger.commit(decide)
     if committed is None:
         return Registered([existing["doc"]], created=False)
     event, writes = committed
-    return Registered(stored_documents(event, writes.inserts["problem"]), created=True)
+    return Registered(stored_documents(event, writes.inserts[collection]), created=True,
+                      new_learnuplets=len(writes.inserts.get("learnuplet", [])))
+
+
+def register_problem(ledger: Ledger, body: ProblemCreate, by: str) -> Registered:
+    sent = body.model_dump()
+    return create_once(ledger, "problem", body.uuid, sent, lambda: {
+        "kind": "problem_registered", "at": now(), "by": by,
+        "problem": {**sent, "timestamp_upload": now()}})
 
 
 def register_algo(ledger: Ledger, body: AlgoCreate, by: str) -> Registered:
     sent = body.model_dump()
-    existing: dict[str, Any] = {}
 
-    def decide() -> dict[str, Any] | None:
-        stored = ledger.db.algo.find_one({"uuid": body.uuid}, HIDDEN)
-        if stored:
-            _same_or_conflict("algo", stored, sent)
-            existing["doc"] = stored
-            return None
+    def new_event() -> dict[str, Any]:
         require_problems(ledger.db, [body.problem], "problem")
         return {"kind": "algo_registered", "at": now(), "by": by, "seed": str(uuidlib.uuid4()),
                 "algo": {**sent, "timestamp_upload": now()}}
 
-    committed = ledger.commit(decide)
-    if committed is None:
-        return Registered([existing["doc"]], created=False)
-    event, writes = committed
-    return Registered(stored_documents(event, writes.inserts["algo"]), created=True,
-                      new_learnuplets=len(writes.inserts["learnuplet"]))
+    return create_once(ledger, "algo", body.uuid, sent, new_event)
 
 
 def register_data(ledger: Ledger, body: DataCreate, by: str) -> Registered:

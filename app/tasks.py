@@ -11,7 +11,7 @@ from typing import Any
 from .errors import Conflict, NotFound, ValidationFailed
 from .ledger import Ledger
 from .planning import best_model_after
-from .registration import HIDDEN, Registered, best_done_of, now, require_problems, stored_documents
+from .registration import HIDDEN, Registered, best_done_of, create_once, now, require_problems
 from .schemas import LearnDone, PredDone, PredictionCreate
 from .states import (
     DONE,
@@ -64,19 +64,23 @@ def heartbeat(ledger: Ledger, collection: str, uuid: str, worker: str, by: str,
     return lease_expires
 
 
-def report_learnuplet(ledger: Ledger, uuid: str, body: LearnDone, by: str) -> None:
-    """Finish a learnuplet; the lowest waiting rank of its algo becomes todo from the best model."""
+def report(ledger: Ledger, collection: str, uuid: str, body: LearnDone | PredDone, by: str) -> None:
+    """Finish a task. A learnuplet's chain moves on: its lowest waiting rank becomes todo,
+    starting from the algo's best model."""
     outcome = body.outcome()
 
     def decide() -> dict[str, Any] | None:
-        task = _task(ledger, LEARNUPLET, uuid)
-        if not check_report(LEARNUPLET, task, outcome):
+        task = _task(ledger, collection, uuid)
+        if not check_report(collection, task, outcome):
             return None
         if body.worker is not None:
-            check_reporter(LEARNUPLET, task, body.worker)
-        _check_perf_keys(task, body)
-        return {"kind": "task_reported", "at": now(), "by": by, "collection": LEARNUPLET,
-                "uuid": uuid, "outcome": outcome, "promote": _next_in_chain(ledger, task, outcome)}
+            check_reporter(collection, task, body.worker)
+        event = {"kind": "task_reported", "at": now(), "by": by, "collection": collection,
+                 "uuid": uuid, "outcome": outcome}
+        if isinstance(body, LearnDone):
+            _check_perf_keys(task, body)
+            event["promote"] = _next_in_chain(ledger, task, outcome)
+        return event
 
     ledger.commit(decide)
 
@@ -99,21 +103,6 @@ def _next_in_chain(ledger: Ledger, task: dict[str, Any],
     finished = {**task, **outcome} if outcome["status"] == DONE else None
     model = best_model_after(task["algo"], best_done_of(ledger.db, task["algo"]), finished)
     return {"uuid": waiting["uuid"], "model_start": model}
-
-
-def report_preduplet(ledger: Ledger, uuid: str, body: PredDone, by: str) -> None:
-    outcome = body.outcome()
-
-    def decide() -> dict[str, Any] | None:
-        task = _task(ledger, PREDUPLET, uuid)
-        if not check_report(PREDUPLET, task, outcome):
-            return None
-        if body.worker is not None:
-            check_reporter(PREDUPLET, task, body.worker)
-        return {"kind": "task_reported", "at": now(), "by": by, "collection": PREDUPLET,
-                "uuid": uuid, "outcome": outcome}
-
-    ledger.commit(decide)
 
 
 def expire_leases(ledger: Ledger, max_attempts: int) -> int:
@@ -151,17 +140,8 @@ def _expire_lease(ledger: Ledger, collection: str, uuid: str, max_attempts: int)
 def request_prediction(ledger: Ledger, body: PredictionCreate, by: str) -> Registered:
     """A todo preduplet for `data` with the problem's best model."""
     uuid = body.uuid or str(uuidlib.uuid4())
-    sent = {"data": body.data, "problem": body.problem}
-    existing: dict[str, Any] = {}
 
-    def decide() -> dict[str, Any] | None:
-        stored = ledger.db.preduplet.find_one({"uuid": uuid}, HIDDEN)
-        if stored:
-            different = sorted(name for name, value in sent.items() if stored[name] != value)
-            if different:
-                raise Conflict(f"preduplet {uuid} already exists with different {', '.join(different)}")
-            existing["doc"] = stored
-            return None
+    def new_event() -> dict[str, Any]:
         problem = require_problems(ledger.db, [body.problem], "problem")[0]
         best = ledger.db.learnuplet.find_one({"problem": body.problem, "status": DONE},
                                              {"_id": 0, "model_end": 1},
@@ -176,8 +156,5 @@ def request_prediction(ledger: Ledger, body: PredictionCreate, by: str) -> Regis
             "timestamp_claimed": None, "timestamp_done": None, "lease_expires": None,
             "attempts": 0}}
 
-    committed = ledger.commit(decide)
-    if committed is None:
-        return Registered([existing["doc"]], created=False)
-    event, writes = committed
-    return Registered(stored_documents(event, writes.inserts["preduplet"]), created=True)
+    return create_once(ledger, PREDUPLET, uuid, {"data": body.data, "problem": body.problem},
+                       new_event)

@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 
 from .errors import NotFound, UnsupportedMediaType, ValidationFailed
@@ -99,6 +99,21 @@ def document_list(collection: str) -> Response:
 
 def _without_id(document: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key != "_id"}
+
+
+def add_read_routes(bp: Blueprint, collection: str) -> None:
+    """GET /<collection> (filtered, paged) and GET /<collection>/<uuid>, the same for all."""
+
+    @documented(summary=f"List {collection}s", collection=collection)
+    def list_documents() -> Response:
+        return document_list(collection)
+
+    @documented(summary=f"One {collection}", collection=collection)
+    def get_document(uuid: str) -> Response:
+        return one_document(collection, uuid)
+
+    bp.add_url_rule(f"/{collection}", "list", list_documents, methods=["GET"])
+    bp.add_url_rule(f"/{collection}/<uuid>", "get", get_document, methods=["GET"])
 
 
 def documented(**spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

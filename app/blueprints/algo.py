@@ -3,21 +3,10 @@ from flask import Blueprint
 
 from ..registration import register_algo
 from ..schemas import AlgoCreate
-from ..web import document_list, documented, ledger, one_document, parse_body, user
+from ..web import add_read_routes, documented, ledger, parse_body, user
 
 bp = Blueprint("algo", __name__)
-
-
-@bp.get("/algo")
-@documented(summary="List algos", collection="algo")
-def list_algos():
-    return document_list("algo")
-
-
-@bp.get("/algo/<uuid>")
-@documented(summary="One algo", collection="algo")
-def get_algo(uuid: str):
-    return one_document("algo", uuid)
+add_read_routes(bp, "algo")
 
 
 @bp.post("/algo")

@@ -3,21 +3,10 @@ from flask import Blueprint
 
 from ..registration import register_data
 from ..schemas import DataCreate
-from ..web import document_list, documented, ledger, one_document, parse_body, user
+from ..web import add_read_routes, documented, ledger, parse_body, user
 
 bp = Blueprint("data", __name__)
-
-
-@bp.get("/data")
-@documented(summary="List data", collection="data")
-def list_data():
-    return document_list("data")
-
-
-@bp.get("/data/<uuid>")
-@documented(summary="One data", collection="data")
-def get_data(uuid: str):
-    return one_document("data", uuid)
+add_read_routes(bp, "data")
 
 
 @bp.post("/data")

@@ -3,21 +3,10 @@ from flask import Blueprint
 
 from ..registration import register_problem
 from ..schemas import ProblemCreate
-from ..web import document_list, documented, ledger, one_document, parse_body, user
+from ..web import add_read_routes, documented, ledger, parse_body, user
 
 bp = Blueprint("problem", __name__)
-
-
-@bp.get("/problem")
-@documented(summary="List problems", collection="problem")
-def list_problems():
-    return document_list("problem")
-
-
-@bp.get("/problem/<uuid>")
-@documented(summary="One problem", collection="problem")
-def get_problem(uuid: str):
-    return one_document("problem", uuid)
+add_read_routes(bp, "problem")
 
 
 @bp.post("/problem")

@@ -1,0 +1,30 @@
+"""The claim and heartbeat routes, the same for both task kinds (not a blueprint itself)."""
+from flask import Blueprint, current_app
+
+from ..schemas import Claim
+from ..tasks import claim, heartbeat
+from ..web import check_uuid, documented, ledger, parse_body, user
+
+
+def add_claim_routes(bp: Blueprint, kind: str) -> None:
+    """POST /worker/<kind>/<uuid> (claim) and POST /worker/<kind>/<uuid>/heartbeat."""
+
+    @documented(summary=f"Claim a todo {kind} (todo -> pending)", body=Claim, success=200,
+                returns=f"{{{kind}_worker_set: uuid}}")
+    def claim_task(uuid: str) -> dict[str, str]:
+        uuid = check_uuid(uuid)
+        claim(ledger(), kind, uuid, parse_body(Claim).worker, user(),
+              current_app.config["LEASE_SECONDS"])
+        return {f"{kind}_worker_set": uuid}
+
+    @documented(summary="Extend the claim's lease (only by the claiming worker)", body=Claim,
+                success=200, returns=f"{{{kind}_lease_extended: uuid, lease_expires: int}}")
+    def extend_lease(uuid: str) -> dict[str, str | int]:
+        uuid = check_uuid(uuid)
+        expires = heartbeat(ledger(), kind, uuid, parse_body(Claim).worker, user(),
+                            current_app.config["LEASE_SECONDS"])
+        return {f"{kind}_lease_extended": uuid, "lease_expires": expires}
+
+    bp.add_url_rule(f"/worker/{kind}/<uuid>", "claim", claim_task, methods=["POST"])
+    bp.add_url_rule(f"/worker/{kind}/<uuid>/heartbeat", "heartbeat", extend_lease,
+                    methods=["POST"])
