@@ -5,7 +5,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
-from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, PyMongoError
 from werkzeug.exceptions import HTTPException
 
 from .states import TransitionRefused
@@ -79,13 +79,17 @@ def register_error_handlers(app: Flask) -> None:
         return problem_response(error.code or 500, error.name, error.description or error.name,
                                 headers=headers)
 
-    @app.errorhandler(ServerSelectionTimeoutError)
-    @app.errorhandler(ConnectionFailure)
-    def _database_down(error: PyMongoError) -> Response:
-        log.warning("database unreachable: %s", error.__class__.__name__)
+    @app.errorhandler(PyMongoError)
+    def _database_failed(error: PyMongoError) -> Response:
+        # Unreachable, or failing while it shuts down or restarts (FerretDB answers with
+        # errors then): the request may be retried. Anything committed is rolled forward.
+        if isinstance(error, ConnectionFailure):
+            log.warning("database unreachable: %s", error.__class__.__name__)
+        else:
+            log.exception("database error")
         return problem_response(503, "Service Unavailable",
-                                "The database is unreachable; retry shortly.", "database-unavailable",
-                                headers={"Retry-After": "5"})
+                                "The database is unreachable or failing; retry shortly.",
+                                "database-unavailable", headers={"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
