@@ -24,6 +24,7 @@ from pymongo.database import Database
 
 from .facts import DELIVERED, PENDING_DELIVERY, SENDING
 from .ledger import Ledger, Writes
+from .store import HIDDEN
 
 log = logging.getLogger(__name__)
 PATHS = {"learnuplet": "/learn", "preduplet": "/pred"}
@@ -94,7 +95,7 @@ class Dispatcher:
     def dispatch_due(self) -> None:
         due = self.ledger.db.outbox.find(
             {"state": {"$in": [PENDING_DELIVERY, SENDING]}, "next_attempt": {"$lte": time.time()}},
-            {"_id": 0}, sort=[("next_attempt", 1)], limit=SENDERS * 4)
+            HIDDEN, sort=[("next_attempt", 1)], limit=SENDERS * 4)
         for entry in list(due):
             if entry["uuid"] not in self.in_flight and len(self.in_flight) < SENDERS:
                 started = self.start(entry)
@@ -107,7 +108,7 @@ class Dispatcher:
         uuid = entry["uuid"]
 
         def decide() -> dict[str, Any] | None:
-            current = self.ledger.db.outbox.find_one({"uuid": uuid}, {"_id": 0})
+            current = self.ledger.db.outbox.find_one({"_id": uuid}, HIDDEN)
             if (current is None or current["state"] not in (PENDING_DELIVERY, SENDING)
                     or current["attempts"] != entry["attempts"] or current["next_attempt"] > time.time()):
                 return None
@@ -132,7 +133,7 @@ class Dispatcher:
     def post(self, started: dict[str, Any]) -> str | None:
         """POST the task's current document; None on a 2xx answer, else what went wrong."""
         collection = started["collection"]
-        task = self.ledger.db[collection].find_one({"uuid": started["task"]}, {"_id": 0})
+        task = self.ledger.db[collection].find_one({"_id": started["task"]}, HIDDEN)
         url = self.url + PATHS[collection]
         try:
             response = self.session.post(url, json=task, timeout=self.timeout)
@@ -147,7 +148,7 @@ class Dispatcher:
         retry_at = None if error is None else time.time() + self.backoff(attempt)
 
         def decide() -> dict[str, Any] | None:
-            current = self.ledger.db.outbox.find_one({"uuid": started["entry"]}, {"_id": 0})
+            current = self.ledger.db.outbox.find_one({"_id": started["entry"]}, HIDDEN)
             if current["state"] != SENDING or current["attempts"] != attempt:
                 return None  # taken over after our deadline; the newer attempt decides
             return {"kind": "delivery_finished", "at": int(time.time()), "by": self.sender,

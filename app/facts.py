@@ -34,10 +34,10 @@ def _problem_registered(db: Database, event: dict[str, Any]) -> Writes:
 
 def _algo_registered(db: Database, event: dict[str, Any]) -> Writes:
     algo = event["algo"]
-    problem = db.problem.find_one({"uuid": algo["problem"]})
+    problem = db.problem.find_one({"_id": algo["problem"]})
     # The chain covers the data registered before this event (ledger order = upload order).
-    earlier = db.data.find({"problems": algo["problem"], "_id": {"$lt": f"{event['_id']:012d}"}},
-                           {"uuid": 1}, sort=[("_id", 1)])
+    earlier = db.data.find({"problems": algo["problem"], "seq": {"$lt": f"{event['_id']:012d}"}},
+                           {"uuid": 1}, sort=[("seq", 1)])
     learnuplets = chain_segment(problem=problem, algo=algo["uuid"],
                                 data=[doc["uuid"] for doc in earlier], first_rank=0,
                                 start_model=algo["uuid"], seed=event["seed"], now=event["at"])
@@ -47,7 +47,7 @@ def _algo_registered(db: Database, event: dict[str, Any]) -> Writes:
 def _data_registered(db: Database, event: dict[str, Any]) -> Writes:
     data = [{"uuid": uuid, "problems": event["problems"], "timestamp_upload": event["at"]}
             for uuid in event["data"]]
-    problems = {doc["uuid"]: doc for doc in db.problem.find({"uuid": {"$in": event["problems"]}})}
+    problems = {doc["uuid"]: doc for doc in db.problem.find({"_id": {"$in": event["problems"]}})}
     learnuplets = []
     for chain in event["chains"]:
         learnuplets += chain_segment(problem=problems[chain["problem"]], algo=chain["algo"],

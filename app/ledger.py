@@ -76,6 +76,9 @@ class Ledger:
 
         `decide` reads the current state and returns the event's content, None when the
         request changes nothing (an identical retry), or raises to refuse the request.
+        The content names the keys the decision read (`reads`) and the event changes
+        (`writes`, see facts.py): a decision whose reads no event committed meanwhile wrote
+        still holds, and is committed at the next free number without deciding again.
         A refusal is re-checked once after the events committed meanwhile are applied, so a
         committed but unapplied event never causes a wrong 404 or 409.
         """
@@ -95,15 +98,31 @@ class Ledger:
                 continue
             if content is None:
                 return None
-            event = {"_id": version + 1, **self.stamp, **content}
-            try:
-                self.events.insert_one(event)
-            except DuplicateKeyError:
-                self.settle(version)  # someone else committed this version: decide again
-                continue
-            return event, self.apply(event)
+            event = self._insert(version, {**self.stamp, **content})
+            if event is not None:
+                return event, self.apply(event)
+            self.settle(version)  # a conflicting event was committed meanwhile: decide again
         raise Unavailable("Too many concurrent changes; retry the request.",
                           headers={"Retry-After": "1"})
+
+    def _insert(self, version: int, content: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert the event after `version`, or after events that commute with it; None on a
+        conflict. A decision depends on everything it writes, too."""
+        depends_on = set(content.get("reads", ())) | set(content.get("writes", ()))
+        number = version + 1
+        for _ in range(self.attempts):
+            event = {"_id": number, **content}
+            try:
+                self.events.insert_one(event)
+                return event
+            except DuplicateKeyError:
+                other = self.events.find_one({"_id": number}, {"writes": 1})
+                # an event that names no writes (or a decision that names no reads) conflicts
+                if not depends_on or other is None or "writes" not in other \
+                        or not depends_on.isdisjoint(other["writes"]):
+                    return None
+                number += 1
+        return None
 
     def settle(self, version: int) -> bool:
         """Wait until the events committed after `version` are applied; False if there are none.
@@ -114,14 +133,17 @@ class Ledger:
         """
         if self.events.find_one({"_id": version + 1}, {"_id": 1}) is None:
             return False
+        self._wait_for_head(version + 1)
+        return True
+
+    def _wait_for_head(self, version: int) -> None:
         deadline, pause = time.monotonic() + SETTLE_SECONDS, 0.001
         while time.monotonic() < deadline:
-            if self.head() > version:
-                return True
+            if self.head() >= version:
+                return
             time.sleep(pause * random.uniform(0.5, 1.5))
             pause = min(pause * 2, 0.05)
         self.roll_forward()
-        return True
 
     def roll_forward(self) -> int:
         """Apply every committed event the head has not reached; returns how many."""
@@ -139,22 +161,28 @@ class Ledger:
         writes = self.expand(self.db, event)
         for name, documents in writes.inserts.items():
             self._insert_missing(name, [
-                {"_id": f"{version:012d}.{index:06d}", **document, self.version_field: version}
+                {"_id": document["uuid"], "seq": f"{version:012d}.{index:06d}", **document,
+                 self.version_field: version}
                 for index, document in enumerate(documents)])
         by_collection: dict[str, list[UpdateOne]] = {}
         for name, uuid, fields in writes.updates:
             by_collection.setdefault(name, []).append(UpdateOne(
                 # $not matches a document that has no version field yet, as well as older ones
-                {"uuid": uuid, self.version_field: {"$not": {"$gte": version}}},
+                {"_id": uuid, self.version_field: {"$not": {"$gte": version}}},
                 {"$set": {**fields, self.version_field: version}}))
         for name, requests in by_collection.items():
             self.db[name].bulk_write(requests, ordered=False)
+        # The head means "every event up to here is applied": an event committed past
+        # commuting ones moves it only once they are applied (normally at once, by their
+        # writers; after SETTLE_SECONDS by us).
+        if self.head() < version - 1:
+            self._wait_for_head(version - 1)
         self.db.ledger.update_one({"_id": self.name, "version": {"$lt": version}},
                                   {"$set": {"version": version}})
         return writes
 
     def _insert_missing(self, name: str, documents: list[dict[str, Any]]) -> None:
-        # `_id` is fixed by the event, so a document already written by an earlier
+        # `_id` is the document's uuid, fixed by the event, so one already written by an earlier
         # (crashed or concurrent) application of the same event is a duplicate to skip.
         if not documents:
             return

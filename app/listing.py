@@ -1,6 +1,6 @@
 """Listing: typed query filters and page tokens (no Flask).
 
-Lists are sorted by `_id`, which the ledger assigns in commit order, so a document added
+Lists are sorted by `seq`, which the ledger assigns in commit order, so a document added
 while a client pages through a list always lands after every existing one: paging never
 skips or repeats a document that existed when paging began.
 """
@@ -132,7 +132,7 @@ def make_token(query: dict[str, Any], last_id: str) -> str:
 
 
 def read_token(query: dict[str, Any], args: Mapping[str, list[str]]) -> str | None:
-    """The `_id` after which the page starts; the token must come with the same filters."""
+    """The `seq` after which the page starts; the token must come with the same filters."""
     values = args.get("page_token")
     if not values:
         return None

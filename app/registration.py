@@ -13,12 +13,12 @@ from typing import Any
 
 from pymongo.database import Database
 
+from . import keys
 from .errors import Conflict, ValidationFailed
 from .ledger import Ledger
 from .schemas import AlgoCreate, DataCreate, ProblemCreate
 from .states import ACTIVE, DONE
-
-HIDDEN = {"_id": 0}
+from .store import HIDDEN
 
 
 @dataclass
@@ -48,7 +48,7 @@ def _same_or_conflict(kind: str, stored: dict[str, Any], sent: dict[str, Any]) -
 
 
 def require_problems(db: Database, uuids: list[str], field_name: str) -> list[dict[str, Any]]:
-    problems = list(db.problem.find({"uuid": {"$in": uuids}}, HIDDEN))
+    problems = list(db.problem.find({"_id": {"$in": uuids}}, HIDDEN))
     missing = sorted(set(uuids) - {problem["uuid"] for problem in problems})
     if missing:
         raise ValidationFailed(f"unknown problem: {', '.join(missing)}",
@@ -67,7 +67,7 @@ def create_once(ledger: Ledger, collection: str, uuid: str, sent: dict[str, Any]
     existing: dict[str, Any] = {}
 
     def decide() -> dict[str, Any] | None:
-        stored = ledger.db[collection].find_one({"uuid": uuid}, HIDDEN)
+        stored = ledger.db[collection].find_one({"_id": uuid}, HIDDEN)
         if stored:
             _same_or_conflict(collection, stored, sent)
             existing["doc"] = stored
@@ -86,6 +86,7 @@ def register_problem(ledger: Ledger, body: ProblemCreate, by: str) -> Registered
     sent = body.model_dump()
     return create_once(ledger, "problem", body.uuid, sent, lambda: {
         "kind": "problem_registered", "at": now(), "by": by,
+        "reads": [keys.problem(body.uuid)], "writes": [keys.problem(body.uuid)],
         "problem": {**sent, "timestamp_upload": now()}})
 
 
@@ -95,6 +96,9 @@ def register_algo(ledger: Ledger, body: AlgoCreate, by: str) -> Registered:
     def new_event() -> dict[str, Any]:
         require_problems(ledger.db, [body.problem], "problem")
         return {"kind": "algo_registered", "at": now(), "by": by, "seed": str(uuidlib.uuid4()),
+                # the chain is planned over the problem's data when the event is applied
+                "reads": [keys.algo(body.uuid), keys.problem(body.problem), keys.data_of(body.problem)],
+                "writes": [keys.algo(body.uuid), keys.algos_of(body.problem), keys.chain(body.uuid)],
                 "algo": {**sent, "timestamp_upload": now()}}
 
     return create_once(ledger, "algo", body.uuid, sent, new_event)
@@ -106,14 +110,18 @@ def register_data(ledger: Ledger, body: DataCreate, by: str) -> Registered:
 
     def decide() -> dict[str, Any] | None:
         db = ledger.db
-        stored = list(db.data.find({"uuid": {"$in": uuids}}, HIDDEN))
+        stored = list(db.data.find({"_id": {"$in": uuids}}, HIDDEN))
         if stored:
             existing["docs"] = _identical_data_or_conflict(stored, uuids, problem_uuids)
             return None
         require_problems(db, problem_uuids, "problems")
+        chains = chain_heads(db, problem_uuids)
+        chain_keys = [keys.chain(head["algo"]) for head in chains]
         return {"kind": "data_registered", "at": now(), "by": by, "seed": str(uuidlib.uuid4()),
-                "data": uuids, "problems": problem_uuids,
-                "chains": chain_heads(db, problem_uuids)}
+                "reads": [keys.DATA, *map(keys.problem, problem_uuids),
+                          *map(keys.algos_of, problem_uuids), *chain_keys],
+                "writes": [keys.DATA, *map(keys.data_of, problem_uuids), *chain_keys],
+                "data": uuids, "problems": problem_uuids, "chains": chains}
 
     committed = ledger.commit(decide)
     if committed is None:

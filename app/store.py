@@ -14,31 +14,36 @@ from pymongo.database import Database
 log = logging.getLogger(__name__)
 EXTENSION = "orchestrator.db"
 
+# A document's `_id` is its uuid: FerretDB's SQLite backend uses no index but the `_id` one,
+# so lookups by uuid (claims, reports, GETs) stay fast there too. `seq` is the ledger order
+# (see ledger.py) that lists are paged in, hidden from clients like `_id`.
+HIDDEN = {"_id": 0, "seq": 0}
+
 # Every query the API makes has an index (docs/performance.md lists the query shapes).
-# Lists are paged in `_id` order (the ledger order, see ledger.py), so filters end with `_id`.
+# Lists are paged in `seq` order, so filters end with `seq`.
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
-    "problem": [[("workflow", ASCENDING), ("_id", ASCENDING)],
-                [("test_dataset", ASCENDING), ("_id", ASCENDING)],
-                [("size_train_dataset", ASCENDING), ("_id", ASCENDING)],
-                [("timestamp_upload", ASCENDING), ("_id", ASCENDING)]],
-    "algo": [[("problem", ASCENDING), ("_id", ASCENDING)],
-             [("name", ASCENDING), ("_id", ASCENDING)],
-             [("timestamp_upload", ASCENDING), ("_id", ASCENDING)]],
-    "data": [[("problems", ASCENDING), ("_id", ASCENDING)],
-             [("timestamp_upload", ASCENDING), ("_id", ASCENDING)]],
-    "learnuplet": [[("problem", ASCENDING), ("_id", ASCENDING)],
-                   [("workflow", ASCENDING), ("_id", ASCENDING)],
-                   [("algo", ASCENDING), ("_id", ASCENDING)],
-                   [("status", ASCENDING), ("_id", ASCENDING)],
-                   [("worker", ASCENDING), ("_id", ASCENDING)],
-                   [("rank", ASCENDING), ("_id", ASCENDING)],
-                   [("model_start", ASCENDING), ("_id", ASCENDING)],
-                   [("model_end", ASCENDING), ("_id", ASCENDING)],
-                   [("train_data", ASCENDING), ("_id", ASCENDING)],
-                   [("test_data", ASCENDING), ("_id", ASCENDING)],
-                   [("timestamp_creation", ASCENDING), ("_id", ASCENDING)],
-                   [("timestamp_done", ASCENDING), ("_id", ASCENDING)],
-                   [("perf", ASCENDING), ("_id", ASCENDING)],  # GET /learnuplet?perf= (listing.FILTERS)
+    "problem": [[("workflow", ASCENDING), ("seq", ASCENDING)],
+                [("test_dataset", ASCENDING), ("seq", ASCENDING)],
+                [("size_train_dataset", ASCENDING), ("seq", ASCENDING)],
+                [("timestamp_upload", ASCENDING), ("seq", ASCENDING)]],
+    "algo": [[("problem", ASCENDING), ("seq", ASCENDING)],
+             [("name", ASCENDING), ("seq", ASCENDING)],
+             [("timestamp_upload", ASCENDING), ("seq", ASCENDING)]],
+    "data": [[("problems", ASCENDING), ("seq", ASCENDING)],
+             [("timestamp_upload", ASCENDING), ("seq", ASCENDING)]],
+    "learnuplet": [[("problem", ASCENDING), ("seq", ASCENDING)],
+                   [("workflow", ASCENDING), ("seq", ASCENDING)],
+                   [("algo", ASCENDING), ("seq", ASCENDING)],
+                   [("status", ASCENDING), ("seq", ASCENDING)],
+                   [("worker", ASCENDING), ("seq", ASCENDING)],
+                   [("rank", ASCENDING), ("seq", ASCENDING)],
+                   [("model_start", ASCENDING), ("seq", ASCENDING)],
+                   [("model_end", ASCENDING), ("seq", ASCENDING)],
+                   [("train_data", ASCENDING), ("seq", ASCENDING)],
+                   [("test_data", ASCENDING), ("seq", ASCENDING)],
+                   [("timestamp_creation", ASCENDING), ("seq", ASCENDING)],
+                   [("timestamp_done", ASCENDING), ("seq", ASCENDING)],
+                   [("perf", ASCENDING), ("seq", ASCENDING)],  # GET /learnuplet?perf= (listing.FILTERS)
                    # domain lookups: next waiting rank, best model of an algo and of a problem
                    [("algo", ASCENDING), ("status", ASCENDING), ("rank", ASCENDING)],
                    [("algo", ASCENDING), ("status", ASCENDING), ("perf", DESCENDING),
@@ -47,15 +52,15 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
                     ("timestamp_done", ASCENDING)],
                    # leases past their expiry (tasks.expire_leases)
                    [("status", ASCENDING), ("lease_expires", ASCENDING)]],
-    "preduplet": [[("problem", ASCENDING), ("_id", ASCENDING)],
-                  [("workflow", ASCENDING), ("_id", ASCENDING)],
-                  [("data", ASCENDING), ("_id", ASCENDING)],
-                  [("model", ASCENDING), ("_id", ASCENDING)],
-                  [("status", ASCENDING), ("_id", ASCENDING)],
-                  [("worker", ASCENDING), ("_id", ASCENDING)],
-                  [("prediction_storage_uuid", ASCENDING), ("_id", ASCENDING)],
-                  [("timestamp_request", ASCENDING), ("_id", ASCENDING)],
-                  [("timestamp_done", ASCENDING), ("_id", ASCENDING)],
+    "preduplet": [[("problem", ASCENDING), ("seq", ASCENDING)],
+                  [("workflow", ASCENDING), ("seq", ASCENDING)],
+                  [("data", ASCENDING), ("seq", ASCENDING)],
+                  [("model", ASCENDING), ("seq", ASCENDING)],
+                  [("status", ASCENDING), ("seq", ASCENDING)],
+                  [("worker", ASCENDING), ("seq", ASCENDING)],
+                  [("prediction_storage_uuid", ASCENDING), ("seq", ASCENDING)],
+                  [("timestamp_request", ASCENDING), ("seq", ASCENDING)],
+                  [("timestamp_done", ASCENDING), ("seq", ASCENDING)],
                   [("status", ASCENDING), ("lease_expires", ASCENDING)]],
     # delivery to compute: entries due (delivery.py)
     "outbox": [[("state", ASCENDING), ("next_attempt", ASCENDING)]],
@@ -85,6 +90,7 @@ def ensure_indexes(db: Database) -> None:
     """Create every index; idempotent, run at start-up."""
     for name, indexes in INDEXES.items():
         db[name].create_index("uuid", unique=True)
+        db[name].create_index("seq")
         for keys in indexes:
             db[name].create_index(keys)
 

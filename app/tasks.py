@@ -8,10 +8,11 @@ import time
 import uuid as uuidlib
 from typing import Any
 
+from . import keys
 from .errors import Conflict, NotFound, ValidationFailed
 from .ledger import Ledger
 from .planning import best_model_after
-from .registration import HIDDEN, Registered, best_done_of, create_once, now, require_problems
+from .registration import Registered, best_done_of, create_once, now, require_problems
 from .schemas import LearnDone, PredDone, PredictionCreate
 from .states import (
     DONE,
@@ -25,13 +26,14 @@ from .states import (
     check_report,
     check_reporter,
 )
+from .store import HIDDEN
 
 LEARNUPLET, PREDUPLET = "learnuplet", "preduplet"
 TASK_COLLECTIONS = (LEARNUPLET, PREDUPLET)
 
 
 def _task(ledger: Ledger, collection: str, uuid: str) -> dict[str, Any]:
-    task = ledger.db[collection].find_one({"uuid": uuid}, HIDDEN)
+    task = ledger.db[collection].find_one({"_id": uuid}, HIDDEN)
     if task is None:
         raise NotFound(f"no {collection} {uuid}")
     return task
@@ -45,6 +47,7 @@ def claim(ledger: Ledger, collection: str, uuid: str, worker: str, by: str,
         check_claim(collection, _task(ledger, collection, uuid))
         at = now()
         return {"kind": "task_claimed", "at": at, "by": by, "collection": collection,
+                "reads": [keys.task(uuid)], "writes": [keys.task(uuid)],
                 "uuid": uuid, "worker": worker, "lease_expires": int(at + lease_seconds)}
 
     ledger.commit(decide)
@@ -58,6 +61,7 @@ def heartbeat(ledger: Ledger, collection: str, uuid: str, worker: str, by: str,
     def decide() -> dict[str, Any]:
         check_holder(collection, _task(ledger, collection, uuid), worker)
         return {"kind": "lease_extended", "at": now(), "by": by, "collection": collection,
+                "reads": [keys.task(uuid)], "writes": [keys.task(uuid)],
                 "uuid": uuid, "lease_expires": lease_expires}
 
     ledger.commit(decide)
@@ -76,13 +80,23 @@ def report(ledger: Ledger, collection: str, uuid: str, body: LearnDone | PredDon
         if body.worker is not None:
             check_reporter(collection, task, body.worker)
         event = {"kind": "task_reported", "at": now(), "by": by, "collection": collection,
+                 "reads": [keys.task(uuid)], "writes": [keys.task(uuid)],
                  "uuid": uuid, "outcome": outcome}
         if isinstance(body, LearnDone):
             _check_perf_keys(task, body)
             event["promote"] = _next_in_chain(ledger, task, outcome)
+            _chain_keys(event, task)
         return event
 
     ledger.commit(decide)
+
+
+def _chain_keys(event: dict[str, Any], task: dict[str, Any]) -> None:
+    """A learnuplet that finishes moves its chain on, and may change its problem's best model."""
+    event["reads"].append(keys.chain(task["algo"]))
+    event["writes"] += [keys.chain(task["algo"]), keys.models_of(task["problem"])]
+    if event.get("promote"):
+        event["writes"].append(keys.task(event["promote"]["uuid"]))
 
 
 def _check_perf_keys(task: dict[str, Any], body: LearnDone) -> None:
@@ -126,13 +140,15 @@ def _expire_lease(ledger: Ledger, collection: str, uuid: str, max_attempts: int)
             return None  # reported, extended or expired by someone else meanwhile
         attempts = task.get("attempts", 0) + 1
         status = after_expired_lease(attempts, max_attempts)
-        promote = None
+        event = {"kind": "lease_expired", "at": now(), "by": "orchestrator",
+                 "collection": collection, "reads": [keys.task(uuid)], "writes": [keys.task(uuid)],
+                 "uuid": uuid, "worker": task.get("worker"), "attempts": attempts, "status": status,
+                 "lapsed_workers": [*task.get("lapsed_workers", []), task.get("worker")],
+                 "promote": None}
         if status == FAILED and collection == LEARNUPLET:
-            promote = _next_in_chain(ledger, task, {"status": FAILED})
-        return {"kind": "lease_expired", "at": now(), "by": "orchestrator", "collection": collection,
-                "uuid": uuid, "worker": task.get("worker"), "attempts": attempts, "status": status,
-                "lapsed_workers": [*task.get("lapsed_workers", []), task.get("worker")],
-                "promote": promote}
+            event["promote"] = _next_in_chain(ledger, task, {"status": FAILED})
+            _chain_keys(event, task)
+        return event
 
     return 1 if ledger.commit(decide) else 0
 
@@ -149,7 +165,9 @@ def request_prediction(ledger: Ledger, body: PredictionCreate, by: str) -> Regis
         if best is None:
             raise Conflict(f"problem {body.problem} has no trained model yet: no learnuplet "
                            "of it is done, so there is nothing to predict with")
-        return {"kind": "prediction_requested", "at": now(), "by": by, "preduplet": {
+        return {"kind": "prediction_requested", "at": now(), "by": by,
+                "reads": [keys.task(uuid), keys.problem(body.problem), keys.models_of(body.problem)],
+                "writes": [keys.task(uuid)], "preduplet": {
             "uuid": uuid, "problem": body.problem, "workflow": problem["workflow"],
             "data": body.data, "model": best["model_end"], "status": TODO, "worker": None,
             "prediction_storage_uuid": None, "timestamp_request": now(),

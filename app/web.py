@@ -12,7 +12,7 @@ from .errors import NotFound, UnsupportedMediaType, ValidationFailed
 from .ledger import Ledger
 from .listing import BadQuery, make_token, parse_filters, parse_limit, read_token
 from .schemas import UUID_PATTERN, Body
-from .store import get_db
+from .store import HIDDEN, get_db
 
 BodyT = TypeVar("BodyT", bound=Body)
 _UUID = re.compile(UUID_PATTERN)
@@ -64,7 +64,7 @@ def check_uuid(value: str) -> str:
 
 def one_document(collection: str, uuid: str) -> Response:
     uuid = check_uuid(uuid)
-    document = get_db()[collection].find_one({"uuid": uuid}, {"_id": 0})
+    document = get_db()[collection].find_one({"_id": uuid}, HIDDEN)
     if document is None:
         raise NotFound(f"no {collection} {uuid}")
     return jsonify(document)
@@ -81,12 +81,13 @@ def document_list(collection: str) -> Response:
     except BadQuery as error:
         raise ValidationFailed(f"query parameter {error.field}: {error.message}",
                                errors=[{"field": error.field, "message": error.message}]) from None
-    mongo_query = {**query, "_id": {"$gt": after}} if after else query
-    documents = list(get_db()[collection].find(mongo_query, sort=[("_id", 1)], limit=limit + 1))
+    mongo_query = {**query, "seq": {"$gt": after}} if after else query
+    documents = list(get_db()[collection].find(mongo_query, {"_id": 0}, sort=[("seq", 1)],
+                                               limit=limit + 1))
     has_more = len(documents) > limit
     documents = documents[:limit]
-    token = make_token(query, documents[-1]["_id"]) if has_more else None
-    body: dict[str, Any] = {f"{collection}s": [_without_id(doc) for doc in documents]}
+    token = make_token(query, documents[-1]["seq"]) if has_more else None
+    body: dict[str, Any] = {f"{collection}s": [_without_seq(doc) for doc in documents]}
     if token:
         body["next_page_token"] = token
     response = jsonify(body)
@@ -97,8 +98,8 @@ def document_list(collection: str) -> Response:
     return response
 
 
-def _without_id(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key != "_id"}
+def _without_seq(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key != "seq"}
 
 
 def add_read_routes(bp: Blueprint, collection: str) -> None:

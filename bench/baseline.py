@@ -29,7 +29,7 @@ def create_app() -> Flask:
 
     @app.get("/<collection>/<uuid>")
     def one(collection: str, uuid: str):
-        document = db[collection].find_one({"uuid": uuid}, {"_id": 0})
+        document = db[collection].find_one({"_id": uuid}, {"_id": 0, "seq": 0})
         if document is None:
             return {"detail": "not found"}, 404
         return jsonify(document)
@@ -41,18 +41,18 @@ def create_app() -> Flask:
         after = args.pop("after", None)
         query = {key: int(value) if key in LIST_FIELDS_INT else value for key, value in args.items()}
         if after:
-            query["_id"] = {"$gt": after}
-        documents = list(db[collection].find(query, sort=[("_id", 1)], limit=limit + 1))
-        body = {f"{collection}s": [{k: v for k, v in d.items() if k != "_id"} for d in documents[:limit]]}
+            query["seq"] = {"$gt": after}
+        documents = list(db[collection].find(query, {"_id": 0}, sort=[("seq", 1)], limit=limit + 1))
+        body = {f"{collection}s": [{k: v for k, v in d.items() if k != "seq"} for d in documents[:limit]]}
         if len(documents) > limit:
-            body["next_after"] = documents[limit - 1]["_id"]
+            body["next_after"] = documents[limit - 1]["seq"]
         return jsonify(body)
 
     @app.post("/worker/learnuplet/<uuid>")
     def claim(uuid: str):
         worker = request.get_json()["worker"]
         result = db.learnuplet.update_one(
-            {"uuid": uuid, "status": {"$in": ["todo", "waiting"]}},
+            {"_id": uuid, "status": {"$in": ["todo", "waiting"]}},
             {"$set": {"status": "pending", "worker": worker, "timestamp_claimed": int(time.time())}})
         if not result.modified_count:
             return {"detail": "not todo"}, 409
@@ -62,7 +62,7 @@ def create_app() -> Flask:
     def learndone(uuid: str):
         body = request.get_json()
         result = db.learnuplet.update_one(
-            {"uuid": uuid, "status": "pending"},
+            {"_id": uuid, "status": "pending"},
             {"$set": {"status": body["status"], "perf": body.get("perf"),
                       "train_perf": body.get("train_perf"), "test_perf": body.get("test_perf"),
                       "timestamp_done": int(time.time())}})

@@ -2,7 +2,7 @@
 
 Nothing goes through HTTP: the ledger's events are built here (the same kinds and fields
 as app/registration.py and app/tasks.py commit), and the documents they create are derived
-with the app's own code (app.planning.chain_segment), `_id`s as app/ledger.py gives them
+with the app's own code (app.planning.chain_segment), `_id` and `seq` as app/ledger.py gives them
 (`<event number:012d>.<index:06d>`), each document's `version` = the last event that wrote
 it, and a ledger head at the last event. So the Orchestrator started on this database sees
 a consistent ledger and keeps working (claims, reports, new data extend the chains).
@@ -73,8 +73,10 @@ def _uuid(rng: random.Random) -> str:
     return str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _doc_id(version: int, index: int) -> str:
-    return f"{version:012d}.{index:06d}"
+def _placed(document: dict[str, Any], version: int, index: int) -> dict[str, Any]:
+    """The document as Ledger.apply stores it: `_id` = uuid, `seq` = ledger order, `version`."""
+    return {"_id": document["uuid"], "seq": f"{version:012d}.{index:06d}", **document,
+            "version": version}
 
 
 class _Writer:
@@ -121,7 +123,7 @@ def fill(db: Database, sizes: Sizes, random_seed: int = 5) -> Filled:
                    "test_dataset": [_uuid(rng) for _ in range(sizes.test_data_per_problem)],
                    "size_train_dataset": sizes.batch, "timestamp_upload": at + 1}
         v = event({"kind": "problem_registered", "at": at + 1, "by": BY, "problem": problem})
-        out.add("problem", {"_id": _doc_id(v, 0), **problem, "version": v})
+        out.add("problem", _placed(problem, v, 0))
         problems.append(problem)
 
     data_of: list[list[str]] = []
@@ -131,8 +133,8 @@ def fill(db: Database, sizes: Sizes, random_seed: int = 5) -> Filled:
         v = event({"kind": "data_registered", "at": at + 1, "by": BY, "seed": _uuid(rng),
                    "data": uuids, "problems": [problem["uuid"]], "chains": []})
         for index, uuid in enumerate(uuids):
-            out.add("data", {"_id": _doc_id(v, index), "uuid": uuid, "problems": [problem["uuid"]],
-                             "timestamp_upload": at, "version": v})
+            out.add("data", _placed({"uuid": uuid, "problems": [problem["uuid"]],
+                                     "timestamp_upload": at}, v, index))
         data_of.append(uuids)
 
     # Algos and their chains: the learnuplets stay in memory until their final state is known.
@@ -144,10 +146,10 @@ def fill(db: Database, sizes: Sizes, random_seed: int = 5) -> Filled:
                     "timestamp_upload": at + 1}
             seed = _uuid(rng)
             v = event({"kind": "algo_registered", "at": at + 1, "by": BY, "seed": seed, "algo": algo})
-            out.add("algo", {"_id": _doc_id(v, 0), **algo, "version": v})
+            out.add("algo", _placed(algo, v, 0))
             chain = chain_segment(problem=problem, algo=algo["uuid"], data=data_of[index],
                                   first_rank=0, start_model=algo["uuid"], seed=seed, now=at)
-            chain = [{"_id": _doc_id(v, i), **doc, "version": v} for i, doc in enumerate(chain)]
+            chain = [_placed(doc, v, i) for i, doc in enumerate(chain)]
             chains.append((algo, chain))
             algos.append({"uuid": algo["uuid"], "problem_index": index})
 

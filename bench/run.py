@@ -312,10 +312,10 @@ def record_scenario(db: Any, filled: filling.Filled, samples: int) -> dict[str, 
     page, lookup = [], []
     for index in range(samples):
         started = time.perf_counter()
-        list(db.learnuplet.find({"status": "todo"}, sort=[("_id", 1)], limit=101))
+        list(db.learnuplet.find({"status": "todo"}, sort=[("seq", 1)], limit=101))
         page.append(time.perf_counter() - started)
         started = time.perf_counter()
-        db.learnuplet.find_one({"uuid": filled.learnuplet_sample[index]}, {"_id": 0})
+        db.learnuplet.find_one({"_id": filled.learnuplet_sample[index]}, {"_id": 0})
         lookup.append(time.perf_counter() - started)
     return {"learnuplets": filled.counts.get("learnuplet", 0), "samples": samples,
             "filtered_page": summary(page), "uuid_lookup": summary(lookup)}

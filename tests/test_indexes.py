@@ -1,7 +1,7 @@
 """Every query shape the API can send has an index whose prefix serves it.
 
 The shapes come from the code where they can (every filter of app/listing.FILTERS, with the
-`_id` sort that document_list pages by) and are listed by hand where they cannot (the domain
+`seq` sort that document_list pages by) and are listed by hand where they cannot (the domain
 lookups, each with a pointer to the code that sends it). Each shape is checked against
 app.store.INDEXES plus the unique `uuid` index, and against the indexes the running store
 really has after create_app (index_information()), so it holds on the in-process store and
@@ -11,7 +11,8 @@ Rule: a shape with equality (or $in) fields E and sort S is served by an index w
 len(E) keys are exactly E (in any order) and whose next keys are S (or S reversed). A shape
 that names `uuid` is served by the unique uuid index (one document at most). A filter
 combination (several query parameters) is served when one of its fields is: the index
-gives the `_id` order and MongoDB checks the other fields on the documents it reads.
+gives the `seq` order and MongoDB checks the other fields on the documents it reads.
+A document's `_id` is its uuid, so lookups by uuid are `_id` lookups.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from app.listing import FILTERS
 from app.store import INDEXES
 
 Key = tuple[str, int]
-ID_SORT: tuple[Key, ...] = (("_id", 1),)
+SEQ_SORT: tuple[Key, ...] = (("seq", 1),)
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,13 @@ def _shape(collection: str, fields: set[str] | list[str], sort: tuple[Key, ...],
 
 # Domain lookups: the queries the decisions and the ledger send, other than the listing.
 DOMAIN: list[Shape] = [
-    # app/web.py one_document; app/tasks.py _task; app/registration.py register_* (find_one uuid)
-    *[_shape(c, {"uuid"}, (), "uuid lookup (web.one_document, tasks._task, register_*)") for c in INDEXES],
-    # app/ledger.py Ledger.apply: UpdateOne({uuid, version < v}) for every update
-    *[_shape(c, {"uuid"}, (), "ledger.apply guarded update") for c in ("learnuplet", "preduplet")],
-    # app/registration.py require_problems, register_data: {uuid: {$in: [...]}}
-    _shape("problem", {"uuid"}, (), "registration.require_problems"),
-    _shape("data", {"uuid"}, (), "registration.register_data existing uuids"),
+    # app/web.py one_document; app/tasks.py _task; registration.create_once (find_one _id = uuid)
+    *[_shape(c, {"_id"}, (), "uuid lookup (web.one_document, tasks._task, create_once)") for c in INDEXES],
+    # app/ledger.py Ledger.apply: UpdateOne({_id: uuid, version < v}) for every update
+    *[_shape(c, {"_id"}, (), "ledger.apply guarded update") for c in ("learnuplet", "preduplet")],
+    # app/registration.py require_problems, register_data: {_id: {$in: [...]}}
+    _shape("problem", {"_id"}, (), "registration.require_problems"),
+    _shape("data", {"_id"}, (), "registration.register_data existing uuids"),
     # app/tasks.py _next_in_chain: lowest waiting rank of an algo
     _shape("learnuplet", {"algo", "status"}, (("rank", 1),), "tasks._next_in_chain"),
     # app/registration.py best_done_of: best model of an algo
@@ -60,22 +61,25 @@ DOMAIN: list[Shape] = [
     _shape("learnuplet", {"problem", "status"}, (), "registration.chain_heads distinct running"),
     _shape("learnuplet", {"problem"}, (), "registration.chain_heads $match before $group"),
     # app/facts.py _algo_registered: the problem's data before the event, in ledger order
-    _shape("data", {"problems"}, ID_SORT, "facts._algo_registered"),
+    _shape("data", {"problems"}, SEQ_SORT, "facts._algo_registered"),
     # app/delivery.py Delivery.dispatch_due: due outbox entries, oldest first
     _shape("outbox", {"state"}, (("next_attempt", 1),), "delivery.dispatch_due"),
-    # app/delivery.py Delivery.start and ledger.apply: an outbox entry by uuid
-    _shape("outbox", {"uuid"}, (), "delivery.start, ledger.apply"),
+    # app/delivery.py Delivery.start and ledger.apply: an outbox entry by uuid (its _id)
+    _shape("outbox", {"_id"}, (), "delivery.start, ledger.apply"),
+    # app/web.py document_list with no filter: everything in ledger order
+    *[_shape(c, set(), SEQ_SORT, f"GET /{c}") for c in FILTERS],
 ]
 
 
 def listing_shapes() -> list[Shape]:
-    """document_list: every filter of FILTERS, alone, sorted by `_id` for paging."""
-    return [_shape(c, {name}, ID_SORT, f"GET /{c}?{name}=") for c, names in FILTERS.items() for name in names]
+    """document_list: every filter of FILTERS, alone, sorted by `seq` for paging."""
+    return [_shape(c, {name}, SEQ_SORT, f"GET /{c}?{name}=")
+            for c, names in FILTERS.items() for name in names]
 
 
 def combination_shapes() -> list[Shape]:
     """document_list with two filters (every pair); larger combinations follow from these."""
-    return [_shape(c, set(pair), ID_SORT, f"GET /{c}?{pair[0]}=&{pair[1]}=")
+    return [_shape(c, set(pair), SEQ_SORT, f"GET /{c}?{pair[0]}=&{pair[1]}=")
             for c, names in FILTERS.items() for pair in itertools.combinations(sorted(names), 2)]
 
 
@@ -84,7 +88,7 @@ def _normal(keys) -> tuple[Key, ...]:
 
 
 def declared_indexes() -> dict[str, list[tuple[Key, ...]]]:
-    return {c: [(("uuid", 1),), (("_id", 1),)] + [_normal(keys) for keys in indexes]
+    return {c: [(("uuid", 1),), (("_id", 1),), (("seq", 1),)] + [_normal(keys) for keys in indexes]
             for c, indexes in INDEXES.items()}
 
 
@@ -124,9 +128,9 @@ def test_declared_indexes_serve_every_query_shape():
 
 
 def test_the_rule_rejects_an_index_that_does_not_serve():
-    # The checker itself: a missing (field, _id) index and a wrong sort are caught.
+    # The checker itself: a missing (field, seq) index and a wrong sort are caught.
     indexes = {"learnuplet": [(("uuid", 1),), (("status", 1), ("rank", 1))]}
-    assert not served(indexes["learnuplet"], _shape("learnuplet", {"status"}, ID_SORT, "t"))
+    assert not served(indexes["learnuplet"], _shape("learnuplet", {"status"}, SEQ_SORT, "t"))
     assert served(indexes["learnuplet"], _shape("learnuplet", {"status"}, (("rank", -1),), "t"))
     assert not served(indexes["learnuplet"], _shape("learnuplet", {"algo", "status"}, (), "t"))
 

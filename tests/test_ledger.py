@@ -347,3 +347,73 @@ def test_events_are_never_rewritten(client, db):
     later = list(db.events.find({}, sort=[("_id", 1)]))
     assert later[:len(early)] == early and len(later) == len(early) + 3
     assert_ledger_is_whole(db)
+
+
+# --- commuting decisions ---------------------------------------------------------------
+
+def _foreign_event(db, number, writes):
+    """An event committed by another process (nothing to apply: it names no real document)."""
+    db.events.insert_one({"_id": number, "kind": "task_claimed", "collection": "learnuplet",
+                          "uuid": new_uuid(), "worker": new_uuid(), "at": 0, "by": "other",
+                          "reads": writes, "writes": writes, "lease_expires": 0})
+
+
+def test_a_decision_whose_reads_were_not_written_meanwhile_commits_without_deciding_again(
+        client, db, ledger, monkeypatch):
+    _, tasks = learnuplets_of_new_chain(client, count=1)
+    head = ledger.head()
+    decisions = []
+    real_head = ledger.head
+    # Another process commits an unrelated event right after our decision read head `head`.
+    monkeypatch.setattr(ledger, "head", lambda: head if not decisions else real_head())
+    original = ledger.commit
+
+    def commit_after_foreign_event(decide):
+        def counted():
+            decisions.append(1)
+            content = decide()
+            if len(decisions) == 1:
+                _foreign_event(db, head + 1, ["task:someone-else"])
+            return content
+        return original(counted)
+
+    monkeypatch.setattr(ledger, "commit", commit_after_foreign_event)
+    assert claim(client, tasks[0]["uuid"]).status_code == 200
+    assert len(decisions) == 1  # not decided again
+    ours = db.events.find_one({"_id": head + 2})
+    assert ours["kind"] == "task_claimed" and ours["uuid"] == tasks[0]["uuid"]
+
+
+def test_a_decision_whose_reads_were_written_meanwhile_is_decided_again(client, db, ledger, monkeypatch):
+    _, tasks = learnuplets_of_new_chain(client, count=1)
+    head = ledger.head()
+    decisions = []
+    original = ledger.commit
+
+    def commit_after_conflicting_event(decide):
+        def counted():
+            decisions.append(1)
+            content = decide()
+            if len(decisions) == 1:  # someone commits a change to the same task
+                _foreign_event(db, head + 1, [f"task:{tasks[0]['uuid']}"])
+                db.ledger.update_one({"_id": "head"}, {"$set": {"version": head + 1}})
+            return content
+        return original(counted)
+
+    monkeypatch.setattr(ledger, "commit", commit_after_conflicting_event)
+    assert claim(client, tasks[0]["uuid"]).status_code == 200
+    assert len(decisions) == 2
+    assert db.events.find_one({"_id": head + 2})["uuid"] == tasks[0]["uuid"]
+
+
+def test_the_head_never_passes_an_unapplied_event(client, db, ledger):
+    _, tasks = learnuplets_of_new_chain(client, count=2)
+    head = ledger.head()
+    # Event head+1 is committed by a writer that is slow to apply it; ours commutes with it.
+    _foreign_event(db, head + 1, ["task:someone-else"])
+    assert claim(client, tasks[0]["uuid"]).status_code == 200
+    # Ours (head+2) is applied, and the head moved over head+1 only by applying it first
+    # (after SETTLE_SECONDS the writer of head+2 rolls it forward itself).
+    assert ledger.head() == head + 2
+    assert db.learnuplet.find_one({"uuid": tasks[0]["uuid"]})["status"] == "pending"
+    assert_ledger_is_whole(db)
