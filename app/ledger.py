@@ -5,10 +5,11 @@ change is decided from the current state, then committed by INSERTING the event
 `{_id: head + 1, ...}`: the unique `_id` is the commit point, so of any number of racing
 writers in any number of processes exactly one commits each version. The event is then
 applied: its documents are written, each update guarded by the version it expects, and the
-head moves on. A writer that meets an existing event rolls it forward (applies it, which is
-idempotent) and decides again. A crash between commit and apply is completed by the next
-writer or by the periodic sweep. Nothing here needs transactions or atomic conditional
-updates, which FerretDB does not provide.
+head moves on. A writer that meets an existing event either commits after it (when the
+two commute, see keys.py) or waits for it to be applied and decides again; an event whose
+writer died is rolled forward (applying is idempotent) by the next writer or by the
+periodic sweep. Nothing here needs transactions or atomic conditional updates, which
+FerretDB does not provide.
 """
 from __future__ import annotations
 
