@@ -85,16 +85,19 @@ def report(ledger: Ledger, collection: str, uuid: str, body: LearnDone | PredDon
         if isinstance(body, LearnDone):
             _check_perf_keys(task, body)
             event["promote"] = _next_in_chain(ledger, task, outcome)
-            _chain_keys(event, task)
+            _chain_keys(event, task, done=outcome["status"] == DONE)
         return event
 
     ledger.commit(decide)
 
 
-def _chain_keys(event: dict[str, Any], task: dict[str, Any]) -> None:
-    """A learnuplet that finishes moves its chain on, and may change its problem's best model."""
+def _chain_keys(event: dict[str, Any], task: dict[str, Any], done: bool) -> None:
+    """A learnuplet that finishes moves its chain on; one that is done may also change its
+    problem's best model."""
     event["reads"].append(keys.chain(task["algo"]))
-    event["writes"] += [keys.chain(task["algo"]), keys.models_of(task["problem"])]
+    event["writes"].append(keys.chain(task["algo"]))
+    if done:
+        event["writes"].append(keys.models_of(task["problem"]))
     if event.get("promote"):
         event["writes"].append(keys.task(event["promote"]["uuid"]))
 
@@ -147,7 +150,7 @@ def _expire_lease(ledger: Ledger, collection: str, uuid: str, max_attempts: int)
                  "promote": None}
         if status == FAILED and collection == LEARNUPLET:
             event["promote"] = _next_in_chain(ledger, task, {"status": FAILED})
-            _chain_keys(event, task)
+            _chain_keys(event, task, done=False)
         return event
 
     return 1 if ledger.commit(decide) else 0

@@ -417,3 +417,22 @@ def test_the_head_never_passes_an_unapplied_event(client, db, ledger):
     assert ledger.head() == head + 2
     assert db.learnuplet.find_one({"uuid": tasks[0]["uuid"]})["status"] == "pending"
     assert_ledger_is_whole(db)
+
+
+def test_events_name_the_keys_they_read_and_write(client, db):
+    algo_uuid, tasks = learnuplets_of_new_chain(client, count=2)
+    first, second = tasks
+    problem = first["problem"]
+    assert claim(client, first["uuid"]).status_code == 200
+    reported = client.post(f"/learndone/{first['uuid']}", done_body(first, 0.5))
+    assert reported.status_code == 200
+    claimed, done = events_for(db, first["uuid"])
+    assert claimed["reads"] == claimed["writes"] == [f"task:{first['uuid']}"]
+    assert set(done["reads"]) == {f"task:{first['uuid']}", f"chain:{algo_uuid}"}
+    assert set(done["writes"]) == {f"task:{first['uuid']}", f"chain:{algo_uuid}",
+                                   f"models:{problem}", f"task:{second['uuid']}"}
+    # a failure moves the chain on but cannot change the problem's best model
+    assert claim(client, second["uuid"]).status_code == 200
+    assert client.post(f"/learndone/{second['uuid']}", {"status": "failed"}).status_code == 200
+    failed = events_for(db, second["uuid"])[-1]
+    assert set(failed["writes"]) == {f"task:{second['uuid']}", f"chain:{algo_uuid}"}
