@@ -101,7 +101,8 @@ class Ledger:
                 return None
             event = self._insert(version, {**self.stamp, **content})
             if event is not None:
-                return event, self.apply(event)
+                # committed past commuting events: those may still be being applied
+                return event, self.apply(event, behind=event["_id"] > version + 1)
             self.settle(version)  # a conflicting event was committed meanwhile: decide again
         raise Unavailable("Too many concurrent changes; retry the request.",
                           headers={"Retry-After": "1"})
@@ -150,14 +151,18 @@ class Ledger:
         """Apply every committed event the head has not reached; returns how many."""
         applied, version = 0, self.head()
         while (event := self.events.find_one({"_id": version + 1})) is not None:
-            self.apply(event)
+            self.apply(event, behind=False)  # in order, from the head
             version, applied = version + 1, applied + 1
         if applied:
             log.info("rolled forward %d committed event(s) up to version %d", applied, version)
         return applied
 
-    def apply(self, event: dict[str, Any]) -> Writes:
-        """Write what the event says; safe to repeat and to run concurrently with itself."""
+    def apply(self, event: dict[str, Any], behind: bool = True) -> Writes:
+        """Write what the event says; safe to repeat and to run concurrently with itself.
+
+        `behind=False` tells that every earlier event is known to be applied (so the head
+        need not be read before moving it).
+        """
         version = event["_id"]
         writes = self.expand(self.db, event)
         for name, documents in writes.inserts.items():
@@ -176,7 +181,7 @@ class Ledger:
         # The head means "every event up to here is applied": an event committed past
         # commuting ones moves it only once they are applied (normally at once, by their
         # writers; after SETTLE_SECONDS by us).
-        if self.head() < version - 1:
+        if behind and self.head() < version - 1:
             self._wait_for_head(version - 1)
         self.db.ledger.update_one({"_id": self.name, "version": {"$lt": version}},
                                   {"$set": {"version": version}})

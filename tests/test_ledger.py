@@ -206,12 +206,12 @@ def crash_apply_once(monkeypatch, ledger, after=False):
     original = ledger.apply
     state = {"crashed": False}
 
-    def apply(event):
+    def apply(event, **options):
         if state["crashed"]:
-            return original(event)
+            return original(event, **options)
         state["crashed"] = True
         if after:
-            original(event)
+            original(event, **options)
         raise SimulatedCrash(f"crash while applying event {event['_id']}")
 
     monkeypatch.setattr(ledger, "apply", apply)
