@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import uuid as uuidlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo.database import Database
@@ -16,6 +16,7 @@ from pymongo.database import Database
 from . import keys
 from .errors import Conflict, ValidationFailed
 from .ledger import Ledger
+from .planning import best_model_after
 from .schemas import AlgoCreate, DataCreate, ProblemCreate
 from .states import ACTIVE, DONE
 from .store import HIDDEN
@@ -28,7 +29,6 @@ class Registered:
     documents: list[dict[str, Any]]
     created: bool
     new_learnuplets: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def now() -> int:
@@ -168,8 +168,7 @@ def chain_heads(db: Database, problems: list[str]) -> list[dict[str, Any]]:
 
 def best_model_of(db: Database, algo: str) -> str:
     """The model_end of the algo's best done learnuplet, or the algo itself."""
-    best = best_done_of(db, algo)
-    return best["model_end"] if best else algo
+    return best_model_after(algo, best_done_of(db, algo))
 
 
 def best_done_of(db: Database, algo: str) -> dict[str, Any] | None:
