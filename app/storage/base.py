@@ -1,0 +1,121 @@
+"""The storage seam: what the ledger, the decisions and the HTTP reads ask of a database.
+
+Two implementations stand behind it: `MongoStore` (MongoDB or any MongoDB-protocol server,
+through pymongo) and `EmbeddedStore` (the quick start without MONGO_URI). Every document is
+keyed by its `uuid`; `seq` (the ledger order lists are paged in) and the key never reach a
+client. A storage contract suite (tests/storage/) runs the same checks against both.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+HIDDEN_FIELDS = ("_id", "seq")  # stored, never shown to a client
+
+
+class Duplicate(Exception):
+    """The key of an inserted record is taken (the ledger's commit point)."""
+
+
+@dataclass
+class Writes:
+    """What applying one event writes: new documents, and field updates by uuid."""
+
+    inserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    updates: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+class Store(ABC):
+    """A document database as the Orchestrator uses it. Each method is one operation
+    (one round trip on a server); none of them reads the clock."""
+
+    # -- documents ---------------------------------------------------------------------------
+    @abstractmethod
+    def get(self, collection: str, uuid: str) -> dict[str, Any] | None:
+        """One document by uuid, without hidden fields."""
+
+    @abstractmethod
+    def get_many(self, collection: str, uuids: list[str]) -> list[dict[str, Any]]:
+        """The documents of these uuids that exist (any order), without hidden fields."""
+
+    @abstractmethod
+    def page(self, collection: str, filters: Mapping[str, Any], after: str | None,
+             limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` documents matching `filters`, in `seq` order, after `seq` `after`.
+
+        A filter is field = value (None also matches a missing field); on a list field it
+        matches documents whose list holds the value. Documents keep `seq`, not the key.
+        """
+
+    @abstractmethod
+    def count(self, collection: str) -> int:
+        """How many documents a collection holds."""
+
+    # -- named queries -----------------------------------------------------------------------
+    @abstractmethod
+    def chains_of(self, problems: list[str]) -> list[dict[str, Any]]:
+        """The chain documents (one per algo) of these problems."""
+
+    @abstractmethod
+    def data_before(self, problem: str, seq: str) -> list[str]:
+        """The uuids of the data registered for `problem` before `seq`, in upload order."""
+
+    @abstractmethod
+    def stale_leases(self, collection: str, now: float, limit: int) -> list[str]:
+        """Uuids of pending tasks whose lease expired before `now`."""
+
+    @abstractmethod
+    def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
+        """Outbox entries in one of `states` whose next attempt is due, oldest first."""
+
+    # -- the ledger --------------------------------------------------------------------------
+    @abstractmethod
+    def insert_event(self, events: str, event: dict[str, Any]) -> None:
+        """Insert an event keyed by its `_id`; raises Duplicate if that number is taken."""
+
+    @abstractmethod
+    def event(self, events: str, number: int) -> dict[str, Any] | None:
+        """The event with this number, or None."""
+
+    @abstractmethod
+    def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` events numbered after `number`, in order."""
+
+    @abstractmethod
+    def head(self, name: str) -> int | None:
+        """The number of the last applied event of ledger `name`; None before the first."""
+
+    @abstractmethod
+    def create_head(self, name: str) -> None:
+        """Create ledger `name`'s head at 0, unless it exists."""
+
+    @abstractmethod
+    def move_head(self, name: str, version: int) -> None:
+        """Move the head to `version` unless it is there or further already."""
+
+    @abstractmethod
+    def write(self, writes: Writes, version: int, version_field: str) -> None:
+        """Apply an event's writes; safe to repeat and to run concurrently with itself.
+
+        Inserted documents already stored are skipped (their uuid is fixed by the event).
+        An update sets its fields and `version_field` = `version` only on a document whose
+        `version_field` is missing or lower, so an older event never overwrites a newer one.
+        """
+
+    # -- life cycle ----------------------------------------------------------------------------
+    @abstractmethod
+    def prepare(self) -> None:
+        """Make the store ready (indexes, files); idempotent, run at start-up."""
+
+    def ping(self) -> None:
+        """Raise if the database does not answer (GET /ready)."""
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+    # -- for tests and tools -----------------------------------------------------------------
+    @abstractmethod
+    def dump(self, collection: str) -> list[dict[str, Any]]:
+        """Every stored record of a collection, hidden fields included, by key."""

@@ -1,0 +1,133 @@
+"""The store on MongoDB (or any MongoDB-protocol server): the only code that speaks pymongo."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from .base import HIDDEN_FIELDS, Duplicate, Store, Writes
+from .indexes import INDEXES
+
+HIDDEN = {name: 0 for name in HIDDEN_FIELDS}
+DUPLICATE_KEY = 11000
+# Documents per insert or update command when applying an event: each command then finishes
+# far inside the operation timeout, whatever the size of the event.
+CHUNK = 500
+HEADS = "ledger"
+
+
+def chunks(items: list[Any], size: int = CHUNK) -> list[list[Any]]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+class MongoStore(Store):
+    def __init__(self, db: Database, bulk_updates: bool = True):
+        self.db = db
+        # mongomock (the tests' in-memory MongoDB) cannot take pymongo's UpdateOne in bulk.
+        self.bulk_updates = bulk_updates
+
+    def get(self, collection: str, uuid: str) -> dict[str, Any] | None:
+        return self.db[collection].find_one({"_id": uuid}, HIDDEN)
+
+    def get_many(self, collection: str, uuids: list[str]) -> list[dict[str, Any]]:
+        return list(self.db[collection].find({"_id": {"$in": uuids}}, HIDDEN))
+
+    def page(self, collection: str, filters: Mapping[str, Any], after: str | None,
+             limit: int) -> list[dict[str, Any]]:
+        query = {**filters, "seq": {"$gt": after}} if after else dict(filters)
+        return list(self.db[collection].find(query, {"_id": 0}, sort=[("seq", ASCENDING)],
+                                             limit=limit))
+
+    def count(self, collection: str) -> int:
+        return self.db[collection].count_documents({})
+
+    def chains_of(self, problems: list[str]) -> list[dict[str, Any]]:
+        return list(self.db.chain.find({"problem": {"$in": problems}}, HIDDEN))
+
+    def data_before(self, problem: str, seq: str) -> list[str]:
+        found = self.db.data.find({"problems": problem, "seq": {"$lt": seq}}, {"_id": 1},
+                                  sort=[("seq", ASCENDING)])
+        return [doc["_id"] for doc in found]
+
+    def stale_leases(self, collection: str, now: float, limit: int) -> list[str]:
+        found = self.db[collection].find({"status": "pending", "lease_expires": {"$lt": now}},
+                                         {"_id": 1}, limit=limit)
+        return [doc["_id"] for doc in found]
+
+    def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
+        return list(self.db.outbox.find({"state": {"$in": states}, "next_attempt": {"$lte": now}},
+                                        HIDDEN, sort=[("next_attempt", ASCENDING)], limit=limit))
+
+    def insert_event(self, events: str, event: dict[str, Any]) -> None:
+        try:
+            self.db[events].insert_one(event)
+        except DuplicateKeyError:
+            raise Duplicate(event["_id"]) from None
+
+    def event(self, events: str, number: int) -> dict[str, Any] | None:
+        return self.db[events].find_one({"_id": number})
+
+    def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
+        return list(self.db[events].find({"_id": {"$gt": number}}, sort=[("_id", ASCENDING)],
+                                         limit=limit))
+
+    def head(self, name: str) -> int | None:
+        doc = self.db[HEADS].find_one({"_id": name})
+        return None if doc is None else doc["version"]
+
+    def create_head(self, name: str) -> None:
+        try:
+            self.db[HEADS].insert_one({"_id": name, "version": 0})
+        except DuplicateKeyError:
+            pass
+
+    def move_head(self, name: str, version: int) -> None:
+        self.db[HEADS].update_one({"_id": name, "version": {"$lt": version}},
+                                  {"$set": {"version": version}})
+
+    def write(self, writes: Writes, version: int, version_field: str) -> None:
+        for name, documents in writes.inserts.items():
+            for chunk in chunks([{"_id": doc["uuid"], **doc} for doc in documents]):
+                self._insert_missing(name, chunk)
+        by_collection: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+        for name, uuid, fields in writes.updates:
+            # $not matches a document with no version field yet, as well as older ones
+            by_collection.setdefault(name, []).append((
+                {"_id": uuid, version_field: {"$not": {"$gte": version}}},
+                {"$set": {**fields, version_field: version}}))
+        for name, updates in by_collection.items():
+            for chunk in chunks(updates):
+                self._update(name, chunk)
+
+    def _insert_missing(self, name: str, documents: list[dict[str, Any]]) -> None:
+        try:
+            self.db[name].insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            others = [e for e in error.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
+            if others:
+                raise
+
+    def _update(self, name: str, updates: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        if self.bulk_updates:
+            self.db[name].bulk_write([UpdateOne(query, change) for query, change in updates],
+                                     ordered=False)
+        else:
+            for query, change in updates:
+                self.db[name].update_one(query, change)
+
+    def prepare(self) -> None:
+        for name, indexes in INDEXES.items():
+            for keys in indexes:
+                self.db[name].create_index(keys)
+
+    def ping(self) -> None:
+        self.db.command("ping")
+
+    def close(self) -> None:
+        self.db.client.close()
+
+    def dump(self, collection: str) -> list[dict[str, Any]]:
+        return list(self.db[collection].find({}, sort=[("_id", ASCENDING)]))
