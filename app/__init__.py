@@ -1,4 +1,4 @@
-"""The Morpheo Orchestrator: application factory."""
+"""The Morpheo Orchestrator: application factory (wiring only; no endpoint logic)."""
 from __future__ import annotations
 
 import logging
@@ -9,23 +9,26 @@ from typing import Any
 
 from flask import Flask, request
 from flask_cors import CORS
-from pymongo.errors import PyMongoError
 
-from .auth import init_auth
-from .blueprints import algo, data, learnuplet, preduplet, problem
+from .api.auth import init_auth
+from .api.blueprints import algo, data, learnuplet, preduplet, problem
+from .api.errors import register_error_handlers
+from .api.openapi import bp as meta_bp
+from .api.views import LEDGER, STORE
+from .clock import SystemClock
 from .config import ConfigError, load_config
-from .delivery import start_dispatcher
-from .errors import register_error_handlers
-from .facts import expand
+from .decisions.upkeep import Sweeper
+from .delivery.dispatcher import Dispatcher, delivery_ledger
+from .delivery.outbox import schedule_deliveries
 from .ledger import Ledger
-from .openapi import bp as meta_bp
-from .store import EXTENSION, ensure_indexes, init_store
-from .sweeper import start_sweeper
-from .web import LEDGER
+from .ledger.events import KINDS
+from .storage import Store
+from .storage.errors import DatabaseError
 
 __all__ = ["create_app", "stop_background", "ConfigError"]
 log = logging.getLogger(__name__)
 BACKGROUND = "orchestrator.background"
+MEMORY = ":memory:"
 
 
 def stop_background(app: Flask) -> None:
@@ -39,10 +42,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; raises ConfigError (saying what to set) for a configuration that can't run."""
     app = Flask(__name__)
     app.config.update(load_config(config))
-    init_store(app)
-    db = app.extensions[EXTENSION]
-    ledger = Ledger(db, expand, attempts=app.config["COMMIT_ATTEMPTS"],
-                    stamp={"deliver": bool(app.config["COMPUTE_URL"])})
+    store = open_store(app)
+    ledger = Ledger(store, KINDS, SystemClock(), attempts=app.config["COMMIT_ATTEMPTS"],
+                    stamp={"deliver": bool(app.config["COMPUTE_URL"])},
+                    after_expand=schedule_deliveries)
+    app.extensions[STORE] = store
     app.extensions[LEDGER] = ledger
 
     register_error_handlers(app)
@@ -55,9 +59,36 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def open_store(app: Flask) -> Store:
+    """MongoDB through Flask-PyMongo when MONGO_URI is set, else the embedded store in DATA_DIR.
+
+    Every database operation is bounded by DB_TIMEOUT_SECONDS (pymongo's client-side operation
+    timeout), so a stalled database gets 503 as quickly as a dead one.
+    """
+    uri = app.config["MONGO_URI"]
+    if uri:
+        from flask_pymongo import PyMongo
+
+        from .storage.mongo import MongoStore
+
+        timeout_ms = int(app.config["DB_TIMEOUT_SECONDS"] * 1000)
+        mongo = PyMongo(app, uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
+                        timeoutMS=timeout_ms, retryWrites=False)
+        return MongoStore.for_uri(mongo.cx, uri, app.config["MONGO_DBNAME"])
+    from .storage.embedded import EmbeddedStore
+
+    folder = app.config["DATA_DIR"]
+    if folder == MEMORY:
+        log.warning("DATA_DIR=%s: NOTHING IS PERSISTED (meant for tests).", MEMORY)
+        return EmbeddedStore(None)
+    log.info("MONGO_URI is not set: the embedded store keeps its data in %s "
+             "(one server process only).", os.path.abspath(folder))
+    return EmbeddedStore(folder)
+
+
 def _prepare_database_on_first_use(app: Flask, ledger: Ledger) -> None:
-    """Indexes, ledger head, roll-forward and the sweeper: once per process, retried until the
-    database answers, so the server starts (and answers 503) while the database is down."""
+    """Indexes, ledger head, roll-forward and the background threads: once per process, retried
+    until the database answers, so the server starts (and answers 503) while it is down."""
     state = {"ready": False, "pid": None}
     lock = threading.Lock()
 
@@ -67,18 +98,29 @@ def _prepare_database_on_first_use(app: Flask, ledger: Ledger) -> None:
         with lock:
             if state["ready"] and state["pid"] == os.getpid():
                 return
-            ensure_indexes(ledger.db)
+            ledger.store.prepare()
             ledger.ensure_head()
             ledger.roll_forward()  # start-up sweep
-            app.extensions[BACKGROUND] = [start_sweeper(app, ledger), start_dispatcher(app, ledger)]
+            app.extensions[BACKGROUND] = _start_background(app, ledger)
             state.update(ready=True, pid=os.getpid())
 
     @app.before_request
     def _ready() -> None:
-        if request.endpoint != "meta.health":
+        if request.endpoint not in ("meta.health", "meta.ready"):
             prepare()
 
+    app.extensions["orchestrator.prepare"] = prepare
     try:
         prepare()
-    except PyMongoError as error:
+    except DatabaseError as error:
         log.warning("database not ready at start-up (%s); will retry on each request", error)
+
+
+def _start_background(app: Flask, ledger: Ledger) -> list[Any]:
+    config = app.config
+    sweeper = dispatcher = None
+    if config["SWEEP_SECONDS"]:
+        sweeper = Sweeper(ledger, config["SWEEP_SECONDS"], config["MAX_ATTEMPTS"]).start()
+    if config["COMPUTE_URL"]:
+        dispatcher = Dispatcher(delivery_ledger(ledger), config).start()
+    return [sweeper, dispatcher]

@@ -9,7 +9,8 @@ MIB = 1024 * 1024
 
 # Every setting the server reads, with its default. docs/configuration.md mirrors this table.
 DEFAULTS: dict[str, Any] = {
-    "MONGO_URI": None,  # unset: in-process store, nothing persisted
+    "MONGO_URI": None,  # unset: the embedded store, in DATA_DIR
+    "DATA_DIR": "./orchestrator-data",  # the embedded store's folder; ":memory:" keeps nothing
     "MONGO_DBNAME": "orchestrator",  # used when MONGO_URI names no database
     "USER_AUTH": None,
     "PWD_AUTH": None,
@@ -21,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_LIMIT_DEFAULT": 1000,
     "PAGE_LIMIT_MAX": 10000,
     "COMMIT_ATTEMPTS": 200,  # optimistic commit retries before answering 503
+    # Bounds on one event (decisions/bounds.py): beyond them a request gets 413.
+    "MAX_EVENT_DOCUMENTS": 100_000,  # documents one request may create
+    "MAX_EVENT_UUIDS": 2_000_000,  # uuids they may hold together (about 80 MB)
     # Leases on claimed tasks (docs/compute.md).
     "LEASE_SECONDS": 3600.0,  # a claim lasts this long unless the worker sends a heartbeat
     "MAX_ATTEMPTS": 3,  # expired leases before a task fails
@@ -75,7 +79,7 @@ def check_config(config: Mapping[str, Any]) -> None:
         raise ConfigError("PAGE_LIMIT_DEFAULT must not exceed PAGE_LIMIT_MAX")
     if config["SWEEP_SECONDS"] < 0:
         raise ConfigError("SWEEP_SECONDS must not be negative")
-    for name in ("DB_TIMEOUT_SECONDS", "LEASE_SECONDS", "MAX_ATTEMPTS", "DELIVERY_TIMEOUT_SECONDS",
+    for name in ("MAX_EVENT_DOCUMENTS", "MAX_EVENT_UUIDS", "DB_TIMEOUT_SECONDS", "LEASE_SECONDS", "MAX_ATTEMPTS", "DELIVERY_TIMEOUT_SECONDS",
                  "DELIVERY_FIRST_RETRY_SECONDS", "DELIVERY_MAX_BACKOFF_SECONDS"):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be positive")

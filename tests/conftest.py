@@ -48,7 +48,8 @@ def db_name() -> str:
 
 @pytest.fixture
 def config(db_name: str) -> Iterator[dict[str, Any]]:
-    settings: dict[str, Any] = {"USER_AUTH": USER, "PWD_AUTH": PASSWORD, "SWEEP_SECONDS": 0}
+    settings: dict[str, Any] = {"USER_AUTH": USER, "PWD_AUTH": PASSWORD, "SWEEP_SECONDS": 0,
+                                "DATA_DIR": ":memory:"}
     if MONGO_URI:
         settings["MONGO_URI"] = database_uri(MONGO_URI, db_name)
     yield settings
@@ -63,8 +64,15 @@ def app(config: dict[str, Any]):
 
 
 @pytest.fixture
-def db(app):
-    return app.extensions["orchestrator.db"]
+def store(app):
+    """The app's store (MongoStore on MONGO_URI, else the embedded store in memory)."""
+    return app.extensions["orchestrator.store"]
+
+
+@pytest.fixture
+def db(store):
+    """Raw access for tests that read what is stored: the store's own dump and count."""
+    return store
 
 
 class ApiClient:

@@ -36,12 +36,11 @@ def bad_fields(response: Any) -> set[str]:
 
 def snapshot(db: Any) -> dict[str, list[dict[str, Any]]]:
     """Everything stored: every collection, the events and the ledger head."""
-    return {name: list(db[name].find({}, sort=[("_id", 1)]))
-            for name in (*COLLECTIONS, "events", "ledger")}
+    return {name: db.dump(name) for name in (*COLLECTIONS, "chain", "events", "ledger")}
 
 
 def counts(db: Any) -> dict[str, int]:
-    return {name: db[name].count_documents({}) for name in (*COLLECTIONS, "events")}
+    return {name: db.count(name) for name in (*COLLECTIONS, "events")}
 
 
 def assert_no_mongo_id(value: Any) -> None:
@@ -92,41 +91,28 @@ def post_raw(client: ApiClient, url: str, data: Any, content_type: str | None = 
     return client.flask.post(url, data=data, headers=headers)
 
 
-class DatabaseSpy:
-    """Wraps a database (pymongo or the in-process store) to record, and optionally fail,
-    the calls made on its collections; works the same on both stores."""
+class StoreSpy:
+    """Wraps a store (embedded or MongoDB) to record, and optionally fail, the calls made on it;
+    works the same on both."""
 
-    def __init__(self, db: Any):
-        self._db = db
-        self.calls: list[tuple[str, str]] = []
-        self.fail_once: dict[tuple[str, str], Exception] = {}
-
-    def __getitem__(self, name: str) -> _CollectionSpy:
-        return _CollectionSpy(self, name, self._db[name])
-
-    def __getattr__(self, name: str) -> _CollectionSpy:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self[name]
-
-    def count(self, collection: str, method: str) -> int:
-        return self.calls.count((collection, method))
-
-
-class _CollectionSpy:
-    def __init__(self, spy: DatabaseSpy, name: str, collection: Any):
-        self._spy, self._name, self._collection = spy, name, collection
+    def __init__(self, store: Any):
+        self._store = store
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.fail_once: dict[str, Exception] = {}
 
     def __getattr__(self, method: str) -> Any:
-        target = getattr(self._collection, method)
-        if not callable(target):
+        target = getattr(self._store, method)
+        if method.startswith("_") or not callable(target):
             return target
 
         def recorded(*args: Any, **kwargs: Any) -> Any:
-            self._spy.calls.append((self._name, method))
-            error = self._spy.fail_once.pop((self._name, method), None)
+            self.calls.append((method, args))
+            error = self.fail_once.pop(method, None)
             if error is not None:
                 raise error
             return target(*args, **kwargs)
 
         return recorded
+
+    def count(self, method: str) -> int:
+        return sum(1 for name, _ in self.calls if name == method)

@@ -29,8 +29,8 @@ def test_a_batch_keeps_its_order_and_counts_learnuplets(client, db):
     answer = response.get_json()
     assert [doc["uuid"] for doc in answer["new_datas"]] == uuids
     assert answer["new_learnuplets"] == 3
-    assert db.data.count_documents({}) == 5
-    assert db.learnuplet.count_documents({}) == 3
+    assert db.count("data") == 5
+    assert db.count("learnuplet") == 3
 
 
 def test_uppercase_uuids_come_back_lowercase(client):

@@ -111,8 +111,8 @@ def test_body_over_max_content_length_is_413(config):
            "test_dataset": [new_uuid() for _ in range(100)]}
     response = app.test_client().post("/problem", json=big, headers=headers)
     problem_details(response, 413)
-    db = app.extensions["orchestrator.db"]
-    assert db.problem.count_documents({}) == 0
+    db = app.extensions["orchestrator.store"]
+    assert db.count("problem") == 0
     small = {**big, "test_dataset": []}
     assert app.test_client().post("/problem", json=small, headers=headers).status_code == 201
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.listing import FILTERS
-from app.store import INDEXES
+from app.api.listing import FILTERS
+from app.storage.indexes import INDEXES
+from app.storage.mongo import MongoStore
 
 Key = tuple[str, int]
 SEQ_SORT: tuple[Key, ...] = (("seq", 1),)
@@ -40,33 +41,16 @@ def _shape(collection: str, fields: set[str] | list[str], sort: tuple[Key, ...],
     return Shape(collection, frozenset(fields), sort, origin)
 
 
-# Domain lookups: the queries the decisions and the ledger send, other than the listing.
+# Named queries: what the store sends besides the listing (app/storage/mongo.py).
 DOMAIN: list[Shape] = [
-    # app/web.py one_document; app/tasks.py _task; registration.create_once (find_one _id = uuid)
-    *[_shape(c, {"_id"}, (), "uuid lookup (web.one_document, tasks._task, create_once)") for c in INDEXES],
-    # app/ledger.py Ledger.apply: UpdateOne({_id: uuid, version < v}) for every update
-    *[_shape(c, {"_id"}, (), "ledger.apply guarded update") for c in ("learnuplet", "preduplet")],
-    # app/registration.py require_problems, register_data: {_id: {$in: [...]}}
-    _shape("problem", {"_id"}, (), "registration.require_problems"),
-    _shape("data", {"_id"}, (), "registration.register_data existing uuids"),
-    # app/tasks.py _next_in_chain: lowest waiting rank of an algo
-    _shape("learnuplet", {"algo", "status"}, (("rank", 1),), "tasks._next_in_chain"),
-    # app/registration.py best_done_of: best model of an algo
-    _shape("learnuplet", {"algo", "status"}, (("perf", -1), ("rank", 1)), "registration.best_done_of"),
-    # app/tasks.py request_prediction: best model of a problem
-    _shape("learnuplet", {"problem", "status"}, (("perf", -1), ("timestamp_done", 1)),
-           "tasks.request_prediction"),
-    # app/registration.py chain_heads: algos of the problems, running chains, chain lengths
-    _shape("algo", {"problem"}, (), "registration.chain_heads algos"),
-    _shape("learnuplet", {"problem", "status"}, (), "registration.chain_heads distinct running"),
-    _shape("learnuplet", {"problem"}, (), "registration.chain_heads $match before $group"),
-    # app/facts.py _algo_registered: the problem's data before the event, in ledger order
-    _shape("data", {"problems"}, SEQ_SORT, "facts._algo_registered"),
-    # app/delivery.py Delivery.dispatch_due: due outbox entries, oldest first
-    _shape("outbox", {"state"}, (("next_attempt", 1),), "delivery.dispatch_due"),
-    # app/delivery.py Delivery.start and ledger.apply: an outbox entry by uuid (its _id)
-    _shape("outbox", {"_id"}, (), "delivery.start, ledger.apply"),
-    # app/web.py document_list with no filter: everything in ledger order
+    # get, get_many, the ledger's guarded updates: by _id (= uuid), served by the _id index
+    *[_shape(c, {"_id"}, (), "MongoStore.get / get_many / write") for c in INDEXES],
+    _shape("chain", {"problem"}, (), "MongoStore.chains_of"),
+    _shape("data", {"problems"}, SEQ_SORT, "MongoStore.data_before"),
+    _shape("learnuplet", {"status"}, (("lease_expires", 1),), "MongoStore.stale_leases"),
+    _shape("preduplet", {"status"}, (("lease_expires", 1),), "MongoStore.stale_leases"),
+    _shape("outbox", {"state"}, (("next_attempt", 1),), "MongoStore.due_deliveries"),
+    # document_list with no filter: everything in ledger order
     *[_shape(c, set(), SEQ_SORT, f"GET /{c}") for c in FILTERS],
 ]
 
@@ -88,12 +72,12 @@ def _normal(keys) -> tuple[Key, ...]:
 
 
 def declared_indexes() -> dict[str, list[tuple[Key, ...]]]:
-    return {c: [(("uuid", 1),), (("_id", 1),), (("seq", 1),)] + [_normal(keys) for keys in indexes]
+    return {c: [(("_id", 1),)] + [_normal(keys) for keys in indexes]
             for c, indexes in INDEXES.items()}
 
 
 def serves(index: tuple[Key, ...], fields: frozenset[str], sort: tuple[Key, ...]) -> bool:
-    if index[0][0] == "uuid" and "uuid" in fields:
+    if index[0][0] == "_id" and fields & {"_id", "uuid"}:
         return True  # unique: at most one document
     n = len(fields)
     if len(index) < n + len(sort) or {name for name, _ in index[:n]} != fields:
@@ -129,18 +113,32 @@ def test_declared_indexes_serve_every_query_shape():
 
 def test_the_rule_rejects_an_index_that_does_not_serve():
     # The checker itself: a missing (field, seq) index and a wrong sort are caught.
-    indexes = {"learnuplet": [(("uuid", 1),), (("status", 1), ("rank", 1))]}
+    indexes = {"learnuplet": [(("_id", 1),), (("status", 1), ("rank", 1))]}
     assert not served(indexes["learnuplet"], _shape("learnuplet", {"status"}, SEQ_SORT, "t"))
     assert served(indexes["learnuplet"], _shape("learnuplet", {"status"}, (("rank", -1),), "t"))
     assert not served(indexes["learnuplet"], _shape("learnuplet", {"algo", "status"}, (), "t"))
 
 
-def test_the_store_really_has_the_indexes(app, db):
-    # create_app prepared the database (ensure_indexes); read back what the store holds.
+def _mongo_db(store):
+    if isinstance(store, MongoStore):
+        return store.db
+    mongomock = pytest.importorskip("mongomock")  # the embedded store has no indexes to read
+    other = MongoStore(mongomock.MongoClient()["indexes"], bulk_updates=False)
+    other.prepare()
+    return other.db
+
+
+def test_the_store_really_has_the_indexes(store):
+    # create_app prepared the database; read back what a MongoDB-protocol server holds.
+    db = _mongo_db(store)
     real = {c: [_normal(info["key"]) for info in db[c].index_information().values()] for c in INDEXES}
     if all(len(indexes) <= 1 for indexes in real.values()):
         pytest.fail(f"the store reports no index beyond _id: {real}")
     assert unserved(real) == []
-    unique = {c: any(_normal(info["key"]) == (("uuid", 1),) and info.get("unique")
-                     for info in db[c].index_information().values()) for c in INDEXES}
-    assert all(unique.values()), unique
+
+
+def test_no_uuid_index_beside_the_id_one(store):
+    # `_id` is the uuid: a unique uuid index would only cost one more index write per document
+    db = _mongo_db(store)
+    for c in INDEXES:
+        assert all(_normal(info["key"])[0][0] != "uuid" for info in db[c].index_information().values())

@@ -74,7 +74,7 @@ def test_only_test_data_means_no_learnuplet(client, db):
     client.data(problem["uuid"], uuids=test)
     assert client.algo(problem["uuid"])["new_learnuplets"] == 0
     assert client.data(problem["uuid"], uuids=[new_uuid()])["new_learnuplets"] == 1
-    assert db.learnuplet.count_documents({}) == 1
+    assert db.count("learnuplet") == 1
 
 
 def test_done_promotes_the_next_rank_from_the_model_it_made(client):

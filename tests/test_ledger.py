@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from conftest import AUTH, new_uuid
-from helpers import COLLECTIONS, DatabaseSpy, chain, claim, counts, done_body, problem_details, snapshot
+from helpers import StoreSpy, chain, claim, counts, done_body, problem_details, snapshot
 
 THREADS = 24
 
@@ -32,14 +32,14 @@ def race(count, send):
 
 
 def events_for(db, uuid):
-    return list(db.events.find({"uuid": uuid}, sort=[("_id", 1)]))
+    return [event for event in db.dump("events") if event.get("uuid") == uuid]
 
 
 def assert_ledger_is_whole(db):
     """Events are numbered 1..n without gaps and the head has applied all of them."""
-    ids = [event["_id"] for event in db.events.find({}, {"_id": 1}, sort=[("_id", 1)])]
+    ids = [event["_id"] for event in db.dump("events")]
     assert ids == list(range(1, len(ids) + 1))
-    assert db.ledger.find_one({"_id": "head"})["version"] == len(ids)
+    assert db.head("head") == len(ids)
 
 
 def learnuplets_of_new_chain(client, count=3):
@@ -51,47 +51,35 @@ def learnuplets_of_new_chain(client, count=3):
 
 # --- indexes and bulk writes ------------------------------------------------------------
 
-@pytest.mark.parametrize("collection", COLLECTIONS)
-def test_every_collection_has_a_unique_index_on_uuid(db, collection):
-    indexes = db[collection].index_information()
-    unique_uuid = [spec for spec in indexes.values()
-                   if [tuple(key) for key in spec["key"]] == [("uuid", 1)] and spec.get("unique")]
-    assert unique_uuid, indexes
+def written(spy, collection):
+    """The documents each store.write call inserted into `collection`."""
+    return [len(args[0].inserts.get(collection, [])) for method, args in spy.calls
+            if method == "write"]
 
 
-def test_the_unique_index_refuses_a_duplicate_uuid(db):
-    from pymongo.errors import DuplicateKeyError
-
-    uuid = new_uuid()
-    db.algo.insert_one({"_id": "x1", "uuid": uuid})
-    with pytest.raises(DuplicateKeyError):
-        db.algo.insert_one({"_id": "x2", "uuid": uuid})
-
-
-def test_a_new_algo_plans_its_chain_with_one_event_and_one_bulk_insert(client, db, ledger, monkeypatch):
+def test_a_new_algo_plans_its_chain_with_one_event_and_one_bulk_write(client, db, ledger, monkeypatch):
     problem = client.problem(size=1)
     client.data(problem["uuid"], count=5)
-    spy = DatabaseSpy(ledger.db)
-    monkeypatch.setattr(ledger, "db", spy)
+    spy = StoreSpy(ledger.store)
+    monkeypatch.setattr(ledger, "store", spy)
     before = counts(db)
     assert client.algo(problem["uuid"])["new_learnuplets"] == 5
     assert counts(db)["events"] == before["events"] + 1
-    assert spy.count("learnuplet", "insert_many") == 1
-    assert spy.count("learnuplet", "insert_one") == 0
-    assert spy.count("learnuplet", "bulk_write") == 0
+    assert written(spy, "learnuplet") == [5]  # one write of the whole chain
 
 
-def test_new_data_extends_every_chain_with_one_bulk_insert(client, db, ledger, monkeypatch):
+def test_new_data_extends_every_chain_with_one_bulk_write(client, db, ledger, monkeypatch):
     problem = client.problem(size=1)
-    for _ in range(3):
-        client.algo(problem["uuid"])
-    spy = DatabaseSpy(ledger.db)
-    monkeypatch.setattr(ledger, "db", spy)
+    algos = [client.algo(problem["uuid"])["new_algo"]["uuid"] for _ in range(3)]
+    spy = StoreSpy(ledger.store)
+    monkeypatch.setattr(ledger, "store", spy)
     before = counts(db)
     assert client.data(problem["uuid"], count=4)["new_learnuplets"] == 12
     assert counts(db)["events"] == before["events"] + 1
-    assert spy.count("learnuplet", "insert_many") == 1
-    assert spy.count("learnuplet", "insert_one") == 0
+    assert written(spy, "learnuplet") == [12]
+    # the chains were read with one query, whatever their number
+    assert spy.count("chains_of") == 1 and spy.count("get") == 0
+    assert {doc["uuid"]: doc["length"] for doc in db.dump("chain")} == dict.fromkeys(algos, 4)
 
 
 # --- races ------------------------------------------------------------------------------
@@ -106,7 +94,7 @@ def test_exactly_one_of_24_concurrent_claims_wins(client, db, live_server):
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [200] + [409] * (THREADS - 1), statuses
     winner = workers[[response.status_code for response in responses].index(200)]
-    stored = db.learnuplet.find_one({"uuid": task["uuid"]})
+    stored = db.get("learnuplet", task["uuid"])
     assert (stored["status"], stored["worker"]) == ("pending", winner)
     claims = [event for event in events_for(db, task["uuid"]) if event["kind"] == "task_claimed"]
     assert len(claims) == 1 and claims[0]["worker"] == winner
@@ -141,7 +129,7 @@ def test_racing_reports_store_one_outcome_and_promote_once(client, db, live_serv
     assert set(statuses) == {200, 409}, statuses
     winners = [bodies[index] for index, status in enumerate(statuses) if status == 200]
 
-    stored = db.learnuplet.find_one({"uuid": task["uuid"]})
+    stored = db.get("learnuplet", task["uuid"])
     if stored["status"] == "done":
         assert len(winners) == 1 and winners[0]["perf"] == stored["perf"]
         assert (stored["train_perf"], stored["test_perf"]) == (winners[0]["train_perf"],
@@ -153,8 +141,9 @@ def test_racing_reports_store_one_outcome_and_promote_once(client, db, live_serv
         expected_start = algo_uuid
     reports = [event for event in events_for(db, task["uuid"]) if event["kind"] == "task_reported"]
     assert len(reports) == 1
-    promotions = list(db.events.find({"promote.uuid": learnuplets[1]["uuid"]}))
-    assert len(promotions) == 1
+    promotions = [event for event in db.dump("events")
+                  if f"task:{learnuplets[1]['uuid']}" in event["writes"]]
+    assert len(promotions) == 1 and promotions[0]["kind"] == "task_reported"
     after = chain(client, algo_uuid)
     assert [doc["status"] for doc in after] == [stored["status"], "todo", "waiting"]
     assert after[1]["model_start"] == expected_start
@@ -167,7 +156,7 @@ def test_racing_identical_creates_make_one_document(client, db, live_server):
                                                       auth=AUTH, timeout=60))
     assert sorted(r.status_code for r in responses) == [200] * (THREADS - 1) + [201]
     assert len({str(r.json()) for r in responses}) == 1
-    assert db.problem.count_documents({"uuid": body["uuid"]}) == 1
+    assert sum(1 for doc in db.dump("problem") if doc["uuid"] == body["uuid"]) == 1
     assert counts(db)["events"] == 1
 
 
@@ -189,7 +178,7 @@ def test_concurrent_uploads_and_algos_build_whole_chains(client, db, live_server
     algo_uuids = [doc["uuid"] for doc in client.get("/algo").get_json()["algos"]]
     assert len(algo_uuids) == 6
     reported = sum(response.json()["new_learnuplets"] for response in responses)
-    assert reported == db.learnuplet.count_documents({}) == 6 * 24
+    assert reported == db.count("learnuplet") == 6 * 24
     for algo_uuid in algo_uuids:
         learnuplets = chain(client, algo_uuid)
         assert [doc["rank"] for doc in learnuplets] == list(range(24))
@@ -225,7 +214,7 @@ def test_crashed_claim_is_completed_by_the_next_write(client, db, ledger, monkey
     before = counts(db)["events"]
     assert claim(client, task["uuid"], worker=worker).status_code == 500
     assert counts(db)["events"] == before + 1  # committed ...
-    assert db.learnuplet.find_one({"uuid": task["uuid"]})["status"] == "todo"  # ... not applied
+    assert db.get("learnuplet", task["uuid"])["status"] == "todo"  # ... not applied
 
     # A rival claim must not win: the committed claim is rolled forward first.
     problem_details(claim(client, task["uuid"]), 409)
@@ -251,7 +240,7 @@ def test_crashed_algo_registration_is_completed_by_an_unrelated_write(client, db
         (0, "todo"), (1, "waiting"), (2, "waiting")]
     retry = client.post("/algo", body)
     assert retry.status_code == 200 and retry.get_json() == {"new_algo": algo, "new_learnuplets": 0}
-    assert db.learnuplet.count_documents({}) == 3
+    assert db.count("learnuplet") == 3
     assert_ledger_is_whole(db)
 
 
@@ -286,18 +275,33 @@ def test_crash_after_apply_then_retry_is_200(client, db, ledger, monkeypatch):
     assert retry.status_code == 200
     assert [doc["uuid"] for doc in retry.get_json()["new_datas"]] == body["uuid"]
     assert snapshot(db) == state
-    assert db.learnuplet.count_documents({}) == 2
+    assert db.count("learnuplet") == 2
 
 
-@pytest.mark.parametrize("collection, method", [("learnuplet", "insert_many"),
-                                                ("ledger", "update_one")])
+def _crash_after_inserts(store, monkeypatch):
+    """The next write stores its new documents, then the process dies before the updates."""
+    original = store.write
+
+    def write(writes, version, version_field):
+        monkeypatch.setattr(store, "write", original)
+        inserts_only = type(writes)(inserts=writes.inserts)
+        original(inserts_only, version, version_field)
+        raise SimulatedCrash("crash between the inserts and the updates")
+
+    monkeypatch.setattr(store, "write", write)
+
+
+@pytest.mark.parametrize("where", ["write", "between inserts and updates", "move_head"])
 def test_crash_in_the_middle_of_apply_is_completed_exactly_once(client, db, ledger, monkeypatch,
-                                                                collection, method):
+                                                                where):
     problem = client.problem(size=1)
     algo_uuids = [client.algo(problem["uuid"])["new_algo"]["uuid"] for _ in range(2)]
-    spy = DatabaseSpy(ledger.db)
-    spy.fail_once[(collection, method)] = SimulatedCrash("crash in the middle of apply")
-    monkeypatch.setattr(ledger, "db", spy)
+    spy = StoreSpy(ledger.store)
+    if where == "between inserts and updates":
+        _crash_after_inserts(spy, monkeypatch)
+    else:
+        spy.fail_once[where] = SimulatedCrash("crash in the middle of apply")
+    monkeypatch.setattr(ledger, "store", spy)
     uuids = [new_uuid(), new_uuid()]
     assert client.post("/data", {"uuid": uuids, "problems": problem["uuid"]}).status_code == 500
 
@@ -308,7 +312,7 @@ def test_crash_in_the_middle_of_apply_is_completed_exactly_once(client, db, ledg
         assert [doc["train_data"] for doc in learnuplets] == [
             [uuids[0]], [uuids[1]], [second["new_datas"][0]["uuid"]]]
         assert [doc["status"] for doc in learnuplets] == ["todo", "waiting", "waiting"]
-    assert db.data.count_documents({}) == 3
+    assert db.count("data") == 3
     assert_ledger_is_whole(db)
 
 
@@ -340,11 +344,11 @@ def test_refused_requests_store_nothing(client, db):
 
 def test_events_are_never_rewritten(client, db):
     algo_uuid, learnuplets = learnuplets_of_new_chain(client)
-    early = list(db.events.find({}, sort=[("_id", 1)]))
+    early = db.dump("events")
     assert claim(client, learnuplets[0]["uuid"]).status_code == 200
     client.post(f"/learndone/{learnuplets[0]['uuid']}", {"status": "failed"})
     client.data(learnuplets[0]["problem"], count=2)
-    later = list(db.events.find({}, sort=[("_id", 1)]))
+    later = db.dump("events")
     assert later[:len(early)] == early and len(later) == len(early) + 3
     assert_ledger_is_whole(db)
 
@@ -353,9 +357,9 @@ def test_events_are_never_rewritten(client, db):
 
 def _foreign_event(db, number, writes):
     """An event committed by another process (nothing to apply: it names no real document)."""
-    db.events.insert_one({"_id": number, "kind": "task_claimed", "collection": "learnuplet",
-                          "uuid": new_uuid(), "worker": new_uuid(), "at": 0, "by": "other",
-                          "reads": writes, "writes": writes, "lease_expires": 0})
+    db.insert_event("events", {"_id": number, "kind": "task_claimed", "collection": "learnuplet",
+                               "uuid": new_uuid(), "worker": new_uuid(), "at": 0, "by": "other",
+                               "reads": writes, "writes": writes, "lease_seconds": 0})
 
 
 def test_a_decision_whose_reads_were_not_written_meanwhile_commits_without_deciding_again(
@@ -380,7 +384,7 @@ def test_a_decision_whose_reads_were_not_written_meanwhile_commits_without_decid
     monkeypatch.setattr(ledger, "commit", commit_after_foreign_event)
     assert claim(client, tasks[0]["uuid"]).status_code == 200
     assert len(decisions) == 1  # not decided again
-    ours = db.events.find_one({"_id": head + 2})
+    ours = db.event("events", head + 2)
     assert ours["kind"] == "task_claimed" and ours["uuid"] == tasks[0]["uuid"]
 
 
@@ -396,14 +400,14 @@ def test_a_decision_whose_reads_were_written_meanwhile_is_decided_again(client, 
             content = decide()
             if len(decisions) == 1:  # someone commits a change to the same task
                 _foreign_event(db, head + 1, [f"task:{tasks[0]['uuid']}"])
-                db.ledger.update_one({"_id": "head"}, {"$set": {"version": head + 1}})
+                db.move_head("head", head + 1)
             return content
         return original(counted)
 
     monkeypatch.setattr(ledger, "commit", commit_after_conflicting_event)
     assert claim(client, tasks[0]["uuid"]).status_code == 200
     assert len(decisions) == 2
-    assert db.events.find_one({"_id": head + 2})["uuid"] == tasks[0]["uuid"]
+    assert db.event("events", head + 2)["uuid"] == tasks[0]["uuid"]
 
 
 def test_the_head_never_passes_an_unapplied_event(client, db, ledger):
@@ -415,14 +419,13 @@ def test_the_head_never_passes_an_unapplied_event(client, db, ledger):
     # Ours (head+2) is applied, and the head moved over head+1 only by applying it first
     # (after SETTLE_SECONDS the writer of head+2 rolls it forward itself).
     assert ledger.head() == head + 2
-    assert db.learnuplet.find_one({"uuid": tasks[0]["uuid"]})["status"] == "pending"
+    assert db.get("learnuplet", tasks[0]["uuid"])["status"] == "pending"
     assert_ledger_is_whole(db)
 
 
 def test_events_name_the_keys_they_read_and_write(client, db):
     algo_uuid, tasks = learnuplets_of_new_chain(client, count=2)
     first, second = tasks
-    problem = first["problem"]
     assert claim(client, first["uuid"]).status_code == 200
     reported = client.post(f"/learndone/{first['uuid']}", done_body(first, 0.5))
     assert reported.status_code == 200
@@ -430,8 +433,8 @@ def test_events_name_the_keys_they_read_and_write(client, db):
     assert claimed["reads"] == claimed["writes"] == [f"task:{first['uuid']}"]
     assert set(done["reads"]) == {f"task:{first['uuid']}", f"chain:{algo_uuid}"}
     assert set(done["writes"]) == {f"task:{first['uuid']}", f"chain:{algo_uuid}",
-                                   f"models:{problem}", f"task:{second['uuid']}"}
-    # a failure moves the chain on but cannot change the problem's best model
+                                   f"task:{second['uuid']}"}
+    # a failure moves the chain on too
     assert claim(client, second["uuid"]).status_code == 200
     assert client.post(f"/learndone/{second['uuid']}", {"status": "failed"}).status_code == 200
     failed = events_for(db, second["uuid"])[-1]

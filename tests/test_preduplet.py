@@ -42,7 +42,7 @@ def test_prediction_returns_a_todo_preduplet_with_the_best_model(client, db):
     assert type(preduplet["timestamp_request"]) is int
     assert client.get(f"/preduplet/{preduplet['uuid']}").get_json() == preduplet
     assert client.get("/preduplet").get_json() == {"preduplets": [preduplet]}
-    assert db.preduplet.count_documents({}) == 1
+    assert db.count("preduplet") == 1
 
 
 def test_prediction_uses_the_best_model_within_an_algo_too(client):

@@ -24,7 +24,7 @@ def test_create_returns_201_with_the_new_problem(client, db):
     assert_no_mongo_id(answer)
     assert {name: problem[name] for name in body} == body
     assert type(problem["timestamp_upload"]) is int
-    assert db.problem.count_documents({"uuid": body["uuid"]}) == 1
+    assert sum(1 for doc in db.dump("problem") if doc["uuid"] == body["uuid"]) == 1
 
 
 def test_get_one_and_list_return_the_stored_problem(client):
@@ -47,7 +47,7 @@ def test_uuids_are_stored_and_returned_lowercase(client, db):
     assert problem["uuid"] == body["uuid"]
     assert problem["workflow"] == body["workflow"]
     assert problem["test_dataset"] == body["test_dataset"]
-    assert db.problem.find_one({"uuid": body["uuid"]}) is not None
+    assert db.get("problem", body["uuid"]) is not None
     assert client.get(f"/problem/{body['uuid'].upper()}").get_json()["uuid"] == body["uuid"]
 
 

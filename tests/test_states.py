@@ -1,14 +1,15 @@
 """The task state machine as pure functions: no HTTP, no database."""
 import pytest
 
-from app.states import (
+from app.domain.errors import TransitionRefused
+from app.domain.states import (
     DONE,
     FAILED,
     PENDING,
     STATUSES,
     TODO,
     WAITING,
-    TransitionRefused,
+
     check_claim,
     check_report,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, MongoClient, UpdateOne, uri_parser
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -13,14 +13,24 @@ from .indexes import INDEXES
 
 HIDDEN = {name: 0 for name in HIDDEN_FIELDS}
 DUPLICATE_KEY = 11000
-# Documents per insert or update command when applying an event: each command then finishes
-# far inside the operation timeout, whatever the size of the event.
-CHUNK = 500
+# Documents, and bytes (roughly), per insert or update command when applying an event: each
+# command then finishes far inside the operation timeout, whatever the size of the event.
+CHUNK_DOCUMENTS, CHUNK_BYTES = 500, 2 * 1024 * 1024
 HEADS = "ledger"
 
 
-def chunks(items: list[Any], size: int = CHUNK) -> list[list[Any]]:
-    return [items[start:start + size] for start in range(0, len(items), size)]
+def chunks(items: list[Any]) -> list[list[Any]]:
+    """Consecutive groups of at most CHUNK_DOCUMENTS items and about CHUNK_BYTES each."""
+    groups: list[list[Any]] = [[]]
+    size = 0
+    for item in items:
+        weight = len(repr(item))  # a fast estimate of the BSON size
+        if groups[-1] and (len(groups[-1]) >= CHUNK_DOCUMENTS or size + weight > CHUNK_BYTES):
+            groups.append([])
+            size = 0
+        groups[-1].append(item)
+        size += weight
+    return [group for group in groups if group]
 
 
 class MongoStore(Store):
@@ -28,6 +38,11 @@ class MongoStore(Store):
         self.db = db
         # mongomock (the tests' in-memory MongoDB) cannot take pymongo's UpdateOne in bulk.
         self.bulk_updates = bulk_updates
+
+    @classmethod
+    def for_uri(cls, client: MongoClient, uri: str, default_name: str) -> MongoStore:
+        """The store on the database the URI names (or `default_name` if it names none)."""
+        return cls(client[uri_parser.parse_uri(uri)["database"] or default_name])
 
     def get(self, collection: str, uuid: str) -> dict[str, Any] | None:
         return self.db[collection].find_one({"_id": uuid}, HIDDEN)

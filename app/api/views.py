@@ -8,19 +8,30 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 
-from .errors import NotFound, UnsupportedMediaType, ValidationFailed
-from .ledger import Ledger
+from ..domain.errors import Invalid
+from ..domain.errors import NotFound
+from ..ledger import Ledger
+from ..storage import Store
+from .errors import UnsupportedMediaType
 from .listing import BadQuery, make_token, parse_filters, parse_limit, read_token
 from .schemas import UUID_PATTERN, Body
-from .store import HIDDEN, get_db
 
 BodyT = TypeVar("BodyT", bound=Body)
 _UUID = re.compile(UUID_PATTERN)
-LEDGER = "orchestrator.ledger"
+LEDGER, STORE = "orchestrator.ledger", "orchestrator.store"
 
 
 def ledger() -> Ledger:
     return current_app.extensions[LEDGER]
+
+
+def store() -> Store:
+    return current_app.extensions[STORE]
+
+
+def limits() -> dict[str, int]:
+    """The bounds on one event's work (decisions/bounds.py)."""
+    return {name: current_app.config[name] for name in ("MAX_EVENT_DOCUMENTS", "MAX_EVENT_UUIDS")}
 
 
 def user() -> str:
@@ -47,24 +58,24 @@ def parse_body(model: type[BodyT]) -> BodyT:
         not_json = any(item["type"] in ("json_invalid", "model_type") for item in error.errors())
         detail = ("The body must be a JSON object." if not_json
                   else "The body has invalid fields; see errors.")
-        raise ValidationFailed(detail, errors=errors) from None
+        raise Invalid(detail, errors=errors) from None
     errors = [{"field": name, "message": message} for name, message in body.field_errors()]
     if errors:
-        raise ValidationFailed("The body has invalid fields; see errors.", errors=errors)
+        raise Invalid("The body has invalid fields; see errors.", errors=errors)
     return body
 
 
 def check_uuid(value: str) -> str:
     """A UUID from the path, canonical lowercase; 400 otherwise."""
     if not _UUID.match(value):
-        raise ValidationFailed(f"{value!r} is not a UUID",
+        raise Invalid(f"{value!r} is not a UUID",
                                errors=[{"field": "uuid", "message": "must be a UUID"}])
     return value.lower()
 
 
 def one_document(collection: str, uuid: str) -> Response:
     uuid = check_uuid(uuid)
-    document = get_db()[collection].find_one({"_id": uuid}, HIDDEN)
+    document = store().get(collection, uuid)
     if document is None:
         raise NotFound(f"no {collection} {uuid}")
     return jsonify(document)
@@ -79,11 +90,9 @@ def document_list(collection: str) -> Response:
         limit = parse_limit(args, config["PAGE_LIMIT_DEFAULT"], config["PAGE_LIMIT_MAX"])
         after = read_token(query, args)
     except BadQuery as error:
-        raise ValidationFailed(f"query parameter {error.field}: {error.message}",
+        raise Invalid(f"query parameter {error.field}: {error.message}",
                                errors=[{"field": error.field, "message": error.message}]) from None
-    mongo_query = {**query, "seq": {"$gt": after}} if after else query
-    documents = list(get_db()[collection].find(mongo_query, {"_id": 0}, sort=[("seq", 1)],
-                                               limit=limit + 1))
+    documents = store().page(collection, query, after, limit + 1)
     has_more = len(documents) > limit
     documents = documents[:limit]
     token = make_token(query, documents[-1]["seq"]) if has_more else None

@@ -1,9 +1,9 @@
 """Learnuplets (training tasks): listing, claims by workers, and their reports."""
 from flask import Blueprint
 
+from ...decisions.tasks import LEARNUPLET, report
 from ..schemas import LearnDone
-from ..tasks import LEARNUPLET, report
-from ..web import add_read_routes, check_uuid, documented, ledger, parse_body, user
+from ..views import add_read_routes, check_uuid, documented, ledger, parse_body, user
 from .claims import add_claim_routes
 
 bp = Blueprint("learnuplet", __name__)
@@ -16,5 +16,6 @@ add_claim_routes(bp, LEARNUPLET)
             returns="{updated_learnuplet: uuid}")
 def learndone(uuid: str):
     uuid = check_uuid(uuid)
-    report(ledger(), LEARNUPLET, uuid, parse_body(LearnDone), user())
+    body = parse_body(LearnDone)
+    report(ledger(), LEARNUPLET, uuid, body.outcome(), body.worker, user(), check_perf=True)
     return {"updated_learnuplet": uuid}

@@ -1,9 +1,10 @@
 """Preduplets (prediction tasks): requests, claims by workers, and their reports."""
 from flask import Blueprint
 
+from ...decisions.prediction import request_prediction
+from ...decisions.tasks import PREDUPLET, report
 from ..schemas import PredDone, PredictionCreate
-from ..tasks import PREDUPLET, report, request_prediction
-from ..web import add_read_routes, check_uuid, documented, ledger, parse_body, user
+from ..views import add_read_routes, check_uuid, documented, ledger, parse_body, user
 from .claims import add_claim_routes
 
 bp = Blueprint("preduplet", __name__)
@@ -15,7 +16,8 @@ add_claim_routes(bp, PREDUPLET)
 @documented(summary="Request a prediction with the problem's best model", body=PredictionCreate,
             success=201, returns="preduplet")
 def create_prediction():
-    result = request_prediction(ledger(), parse_body(PredictionCreate), user())
+    body = parse_body(PredictionCreate)
+    result = request_prediction(ledger(), body.data, body.problem, body.uuid, user())
     return result.documents[0], 201 if result.created else 200
 
 
@@ -24,5 +26,6 @@ def create_prediction():
             returns="{updated_preduplet: uuid}")
 def preddone(uuid: str):
     uuid = check_uuid(uuid)
-    report(ledger(), PREDUPLET, uuid, parse_body(PredDone), user())
+    body = parse_body(PredDone)
+    report(ledger(), PREDUPLET, uuid, body.outcome(), body.worker, user())
     return {"updated_preduplet": uuid}

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .schemas import UUID_PATTERN
-from .states import STATUSES
+from ..domain.states import STATUSES
 
 _UUID = re.compile(UUID_PATTERN)
 _INTEGER = re.compile(r"^-?[0-9]{1,18}$")

@@ -1,9 +1,9 @@
 """Algos: registering one plans its training chain over the problem's train data."""
 from flask import Blueprint
 
-from ..registration import register_algo
+from ...decisions.registration import register_algo
 from ..schemas import AlgoCreate
-from ..web import add_read_routes, documented, ledger, parse_body, user
+from ..views import add_read_routes, documented, ledger, limits, parse_body, user
 
 bp = Blueprint("algo", __name__)
 add_read_routes(bp, "algo")
@@ -13,6 +13,6 @@ add_read_routes(bp, "algo")
 @documented(summary="Register an algo and plan its learnuplets", body=AlgoCreate, success=201,
             returns="{new_algo: algo, new_learnuplets: int}")
 def create_algo():
-    result = register_algo(ledger(), parse_body(AlgoCreate), user())
+    result = register_algo(ledger(), parse_body(AlgoCreate).model_dump(), user(), limits())
     body = {"new_algo": result.documents[0], "new_learnuplets": result.new_learnuplets}
     return body, 201 if result.created else 200

@@ -4,16 +4,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from flask import Flask
-
-from .ledger import Ledger
+from ..ledger import Ledger
 from .tasks import expire_leases
 
 log = logging.getLogger(__name__)
 
 
 class Sweeper:
-    """One daemon thread per server process, every SWEEP_SECONDS."""
+    """One daemon thread per server process, every `interval` seconds."""
 
     def __init__(self, ledger: Ledger, interval: float, max_attempts: int):
         self.ledger = ledger
@@ -37,11 +35,6 @@ class Sweeper:
                             self.interval)
             self.stopped.wait(self.interval)
 
-
-def start_sweeper(app: Flask, ledger: Ledger) -> Sweeper | None:
-    """Start the sweeper thread (SWEEP_SECONDS=0 disables it)."""
-    if not app.config["SWEEP_SECONDS"]:
-        return None
-    sweeper = Sweeper(ledger, app.config["SWEEP_SECONDS"], app.config["MAX_ATTEMPTS"])
-    threading.Thread(target=sweeper.run_forever, name="ledger-sweeper", daemon=True).start()
-    return sweeper
+    def start(self) -> Sweeper:
+        threading.Thread(target=self.run_forever, name="ledger-sweeper", daemon=True).start()
+        return self

@@ -1,9 +1,9 @@
 """The claim and heartbeat routes, the same for both task kinds (not a blueprint itself)."""
 from flask import Blueprint, current_app
 
+from ...decisions.tasks import claim, heartbeat
 from ..schemas import Claim
-from ..tasks import claim, heartbeat
-from ..web import check_uuid, documented, ledger, parse_body, user
+from ..views import check_uuid, documented, ledger, parse_body, user
 
 
 def add_claim_routes(bp: Blueprint, kind: str) -> None:

@@ -1,9 +1,9 @@
 """Data: registering train data extends the chain of every algo of its problems."""
 from flask import Blueprint
 
-from ..registration import register_data
+from ...decisions.registration import register_data
 from ..schemas import DataCreate
-from ..web import add_read_routes, documented, ledger, parse_body, user
+from ..views import add_read_routes, documented, ledger, limits, parse_body, user
 
 bp = Blueprint("data", __name__)
 add_read_routes(bp, "data")
@@ -13,6 +13,7 @@ add_read_routes(bp, "data")
 @documented(summary="Register data (one uuid or a batch, all or nothing)", body=DataCreate,
             success=201, returns="{new_datas: [data], new_learnuplets: int}")
 def create_data():
-    result = register_data(ledger(), parse_body(DataCreate), user())
-    body = {"new_datas": result.documents, "new_learnuplets": result.new_learnuplets}
-    return body, 201 if result.created else 200
+    body = parse_body(DataCreate)
+    result = register_data(ledger(), body.uuids(), body.problem_uuids(), user(), limits())
+    answer = {"new_datas": result.documents, "new_learnuplets": result.new_learnuplets}
+    return answer, 201 if result.created else 200

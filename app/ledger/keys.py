@@ -2,7 +2,8 @@
 
 Two decisions conflict when one writes a key the other read or writes; decisions whose keys
 are disjoint commute, so the ledger commits the later one without deciding it again.
-A key must cover every document the event changes and every fact the decision relied on.
+A key must cover every document an event changes and every fact its decision relied on
+(tests/ledger/test_event_keys.py checks both for every event kind).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def algo(uuid: str) -> str:
 
 
 def algos_of(problem_uuid: str) -> str:
-    """Which algos a problem has."""
+    """Which algos (so which chains) a problem has."""
     return f"algos:{problem_uuid}"
 
 
@@ -30,15 +31,16 @@ def data_of(problem_uuid: str) -> str:
 
 
 def chain(algo_uuid: str) -> str:
-    """An algo's chain: its length, whether it runs, its waiting ranks, its best model."""
+    """An algo's chain document (length, active and waiting ranks, best model), and which
+    learnuplets it has."""
     return f"chain:{algo_uuid}"
-
-
-def models_of(problem_uuid: str) -> str:
-    """A problem's done learnuplets, hence its best model."""
-    return f"models:{problem_uuid}"
 
 
 def task(uuid: str) -> str:
     """One learnuplet's or preduplet's state."""
     return f"task:{uuid}"
+
+
+def entry(uuid: str) -> str:
+    """One delivery outbox entry (the delivery ledger's only key)."""
+    return f"entry:{uuid}"

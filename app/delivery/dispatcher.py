@@ -1,11 +1,7 @@
-"""Push delivery of runnable tasks to compute, from a durable outbox.
+"""The dispatcher: a thread in every server process that pushes due outbox entries to compute.
 
-The event that makes a task todo also writes its outbox entry (facts.schedule_deliveries),
-so the intent to deliver is stored with the change itself. A dispatcher thread in every
-server process sends due entries, never in an API request. Starting and finishing an
-attempt are events of a second ledger, the delivery ledger, so with any number of processes
-exactly one sends a given attempt, and a compute outage (many retries) never contends with
-the API's writes; an attempt whose sender died is retried once its deadline has passed.
+It never runs in an API request. An attempt whose sender died is retried once its deadline
+has passed; retries back off exponentially, with jitter.
 """
 from __future__ import annotations
 
@@ -14,17 +10,13 @@ import os
 import random
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
-from flask import Flask
-from pymongo.database import Database
 
-from .facts import DELIVERED, PENDING_DELIVERY, SENDING
-from .ledger import Ledger, Writes
-from .store import HIDDEN
+from ..ledger import Ledger
+from .outbox import DELIVERY_KINDS, PENDING_DELIVERY, SENDING
 
 log = logging.getLogger(__name__)
 PATHS = {"learnuplet": "/learn", "preduplet": "/pred"}
@@ -32,32 +24,10 @@ POLL_SECONDS = 0.5  # keeps the first retry within 2 s of a failure
 SENDERS = 8  # attempts in flight per process, so one hanging compute call blocks nothing else
 
 
-def _delivery_started(db: Database, event: dict[str, Any]) -> Writes:
-    return Writes(updates=[
-        ("outbox", event["entry"], {"state": SENDING, "attempts": event["attempt"],
-                                    "next_attempt": event["until"], "worker": event["by"]}),
-        (event["collection"], event["task"], {"delivery_attempts": event["attempt"]})])
-
-
-def _delivery_finished(db: Database, event: dict[str, Any]) -> Writes:
-    state = DELIVERED if event["error"] is None else PENDING_DELIVERY
-    return Writes(updates=[
-        ("outbox", event["entry"], {"state": state, "error": event["error"],
-                                    "next_attempt": event.get("next_attempt")}),
-        (event["collection"], event["task"], {"delivery": state, "delivery_error": event["error"]})])
-
-
-DELIVERY_EXPANDERS = {"delivery_started": _delivery_started, "delivery_finished": _delivery_finished}
-
-
-def expand_delivery(db: Database, event: dict[str, Any]) -> Writes:
-    return DELIVERY_EXPANDERS[event["kind"]](db, event)
-
-
-def delivery_ledger(db: Database, attempts: int) -> Ledger:
-    """The ledger of delivery attempts, beside the main one (see the module docstring)."""
-    return Ledger(db, expand_delivery, attempts=attempts, name="delivery", events="delivery_events",
-                  version_field="delivery_version")
+def delivery_ledger(main: Ledger) -> Ledger:
+    """The ledger of delivery attempts, beside the main one (see outbox.py)."""
+    return Ledger(main.store, DELIVERY_KINDS, main.clock, attempts=main.attempts, name="delivery",
+                  events="delivery_events", version_field="delivery_version")
 
 
 class Dispatcher:
@@ -74,6 +44,14 @@ class Dispatcher:
         self.pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="delivery")
         self.session = requests.Session()
 
+    @property
+    def store(self):  # noqa: ANN201 - the ledger's store, read when used (tests wrap it)
+        return self.ledger.store
+
+    @property
+    def clock(self):  # noqa: ANN201
+        return self.ledger.clock
+
     def backoff(self, attempt: int) -> float:
         """Exponential with jitter: about first_retry, 2x, 4x ... capped at max_backoff."""
         delay = min(self.max_backoff, self.first_retry * 2 ** (attempt - 1))
@@ -82,6 +60,10 @@ class Dispatcher:
     def stop(self) -> None:
         self.stopped.set()
         self.wake.set()
+
+    def start(self) -> Dispatcher:
+        threading.Thread(target=self.run_forever, name="delivery-dispatcher", daemon=True).start()
+        return self
 
     def run_forever(self) -> None:
         while not self.stopped.is_set():
@@ -93,30 +75,29 @@ class Dispatcher:
             self.wake.clear()
 
     def dispatch_due(self) -> None:
-        due = self.ledger.db.outbox.find(
-            {"state": {"$in": [PENDING_DELIVERY, SENDING]}, "next_attempt": {"$lte": time.time()}},
-            HIDDEN, sort=[("next_attempt", 1)], limit=SENDERS * 4)
-        for entry in list(due):
+        due = self.store.due_deliveries([PENDING_DELIVERY, SENDING], self.clock.now(), SENDERS * 4)
+        for entry in due:
             if entry["uuid"] not in self.in_flight and len(self.in_flight) < SENDERS:
-                started = self.start(entry)
+                started = self.start_attempt(entry)
                 if started:
                     self.in_flight.add(entry["uuid"])
                     self.pool.submit(self.send, started)
 
-    def start(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+    def start_attempt(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """Commit the start of the next attempt; None if another process got there first."""
         uuid = entry["uuid"]
 
         def decide() -> dict[str, Any] | None:
-            current = self.ledger.db.outbox.find_one({"_id": uuid}, HIDDEN)
+            current = self.store.get("outbox", uuid)
             if (current is None or current["state"] not in (PENDING_DELIVERY, SENDING)
-                    or current["attempts"] != entry["attempts"] or current["next_attempt"] > time.time()):
+                    or current["attempts"] != entry["attempts"]
+                    or current["next_attempt"] > self.clock.now()):
                 return None
-            return {"kind": "delivery_started", "at": int(time.time()), "by": self.sender,
-                    "entry": uuid, "collection": current["collection"], "task": current["task"],
+            return {"kind": "delivery_started", "by": self.sender, "entry": uuid,
+                    "collection": current["collection"], "task": current["task"],
                     "attempt": current["attempts"] + 1,
                     # past this deadline a dead sender's attempt is taken over
-                    "until": time.time() + self.timeout + 5}
+                    "until": self.clock.now() + self.timeout + 5}
 
         committed = self.ledger.commit(decide)
         return committed[0] if committed else None
@@ -133,7 +114,7 @@ class Dispatcher:
     def post(self, started: dict[str, Any]) -> str | None:
         """POST the task's current document; None on a 2xx answer, else what went wrong."""
         collection = started["collection"]
-        task = self.ledger.db[collection].find_one({"_id": started["task"]}, HIDDEN)
+        task = self.store.get(collection, started["task"])
         url = self.url + PATHS[collection]
         try:
             response = self.session.post(url, json=task, timeout=self.timeout)
@@ -145,16 +126,15 @@ class Dispatcher:
 
     def finish(self, started: dict[str, Any], error: str | None) -> None:
         attempt = started["attempt"]
-        retry_at = None if error is None else time.time() + self.backoff(attempt)
+        retry_at = None if error is None else self.clock.now() + self.backoff(attempt)
 
         def decide() -> dict[str, Any] | None:
-            current = self.ledger.db.outbox.find_one({"_id": started["entry"]}, HIDDEN)
+            current = self.store.get("outbox", started["entry"])
             if current["state"] != SENDING or current["attempts"] != attempt:
                 return None  # taken over after our deadline; the newer attempt decides
-            return {"kind": "delivery_finished", "at": int(time.time()), "by": self.sender,
-                    "entry": started["entry"], "collection": started["collection"],
-                    "task": started["task"], "attempt": attempt, "error": error,
-                    "next_attempt": retry_at}
+            return {"kind": "delivery_finished", "by": self.sender, "entry": started["entry"],
+                    "collection": started["collection"], "task": started["task"],
+                    "attempt": attempt, "error": error, "next_attempt": retry_at}
 
         self.ledger.commit(decide)
         if error is None:
@@ -162,13 +142,4 @@ class Dispatcher:
         else:
             log.warning("delivery of %s %s failed (attempt %d: %s); retrying in %.1fs",
                         started["collection"], started["task"], attempt, error,
-                        max(0.0, retry_at - time.time()))  # the commit may outlast the backoff
-
-
-def start_dispatcher(app: Flask, ledger: Ledger) -> Dispatcher | None:
-    """One dispatcher thread per server process, when COMPUTE_URL is set."""
-    if not app.config["COMPUTE_URL"]:
-        return None
-    dispatcher = Dispatcher(delivery_ledger(ledger.db, app.config["COMMIT_ATTEMPTS"]), app.config)
-    threading.Thread(target=dispatcher.run_forever, name="delivery-dispatcher", daemon=True).start()
-    return dispatcher
+                        max(0.0, retry_at - self.clock.now()))  # the commit may outlast the backoff

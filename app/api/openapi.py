@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
+from ..storage.errors import DatabaseError
+from .errors import database_unavailable, problem_response
 from .listing import FILTER_SCHEMAS, FILTERS
 from .schemas import Body
+from .views import LEDGER
 
 bp = Blueprint("meta", __name__)
 TITLE = "Morpheo Orchestrator"
@@ -24,6 +27,33 @@ PROBLEM_SCHEMA = {
 def health():
     """Liveness: answers without touching the database."""
     return {"status": "ok"}
+
+
+# A committed event is normally applied within milliseconds by its writer; one its writer
+# left behind is rolled forward by the next write or the sweeper.
+READY_GRACE_SECONDS = 2.0
+UNAPPLIED_SHOWN = 1000
+
+
+@bp.get("/ready")
+def ready() -> Response | dict[str, str]:
+    """Readiness: the database answers and the ledger is applied up to its newest event."""
+    ledger = current_app.extensions[LEDGER]
+    try:
+        ledger.store.ping()
+        current_app.extensions["orchestrator.prepare"]()
+        head = ledger.head()
+        unapplied = ledger.store.events_after(ledger.events, head, UNAPPLIED_SHOWN)
+    except DatabaseError:
+        return database_unavailable("not ready: the database is unreachable")
+    waited = ledger.clock.now() - unapplied[0]["at"] if unapplied else 0.0
+    if waited > READY_GRACE_SECONDS:
+        count = f"{len(unapplied)}{'+' if len(unapplied) == UNAPPLIED_SHOWN else ''}"
+        return problem_response(503, "Service Unavailable",
+                                f"not ready: {count} committed event(s) unapplied for "
+                                f"{waited:.0f} s (ledger head {head})", "ledger-behind",
+                                headers={"Retry-After": "5"})
+    return {"status": "ready"}
 
 
 @bp.get("/openapi.json")

@@ -1,9 +1,9 @@
 """Problems: what to learn, with which workflow, tested on which data."""
 from flask import Blueprint
 
-from ..registration import register_problem
+from ...decisions.registration import register_problem
 from ..schemas import ProblemCreate
-from ..web import add_read_routes, documented, ledger, parse_body, user
+from ..views import add_read_routes, documented, ledger, parse_body, user
 
 bp = Blueprint("problem", __name__)
 add_read_routes(bp, "problem")
@@ -13,5 +13,5 @@ add_read_routes(bp, "problem")
 @documented(summary="Register a problem", body=ProblemCreate, success=201,
             returns="{new_problem: problem}")
 def create_problem():
-    result = register_problem(ledger(), parse_body(ProblemCreate), user())
+    result = register_problem(ledger(), parse_body(ProblemCreate).model_dump(), user())
     return {"new_problem": result.documents[0]}, 201 if result.created else 200

@@ -9,7 +9,7 @@ from flask_httpauth import HTTPBasicAuth
 from .errors import problem_response
 
 # Liveness and the API description need no credentials (API.md, Authentication).
-PUBLIC_ENDPOINTS = {"meta.health", "meta.openapi", "meta.docs"}
+PUBLIC_ENDPOINTS = {"meta.health", "meta.ready", "meta.openapi", "meta.docs"}
 
 
 def init_auth(app: Flask) -> None:

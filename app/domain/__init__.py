@@ -1,0 +1,1 @@
+"""Domain rules in plain functions: no Flask, no database, no clock."""

@@ -1,0 +1,207 @@
+"""Every event kind's declared keys cover what its decision read and what applying it wrote.
+
+A scenario drives every kind of event through the API (and the delivery ledger) on a store
+that records each read; each committed event is then checked: every fact read while deciding
+and applying it must be covered by a declared read key, every document written by a declared
+write key. The mutation test proves the check bites: deleting any single key from any
+declaration must be caught.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import new_uuid
+from helpers import claim, done_body
+
+from app.decisions.tasks import expire_leases
+from app.delivery.dispatcher import Dispatcher, delivery_ledger
+from app.ledger import keys
+from app.ledger.events import KINDS
+from app.delivery.outbox import DELIVERY_KINDS
+
+ALL_KINDS = {**KINDS, **DELIVERY_KINDS}
+
+
+def document_keys(collection: str, uuid: str, document: dict[str, Any] | None,
+                  inserted: bool) -> set[str]:
+    """The keys that cover reading or writing one document."""
+    if collection == "problem":
+        return {keys.problem(uuid)}
+    if collection in ("algo", "chain"):
+        own = keys.algo(uuid) if collection == "algo" else keys.chain(uuid)
+        return {own, keys.algos_of(document["problem"])} if inserted else {own}
+    if collection == "data":
+        problems = document["problems"] if inserted else []
+        return {keys.DATA, *map(keys.data_of, problems)}
+    if collection == "learnuplet" and inserted:
+        return {keys.chain(document["algo"])}  # a chain gains it
+    if collection in ("learnuplet", "preduplet"):
+        return {keys.task(uuid)}
+    if collection == "outbox":
+        return {keys.entry(uuid)}
+    raise AssertionError(f"no key covers collection {collection}")
+
+
+class RecordingStore:
+    """The app's store, recording the keys of every document read."""
+
+    def __init__(self, store: Any):
+        self._store = store
+        self.read: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def get(self, collection, uuid):
+        found = self._store.get(collection, uuid)
+        self.read |= document_keys(collection, uuid, found, inserted=False)
+        return found
+
+    def get_many(self, collection, uuids):
+        for uuid in uuids:
+            self.read |= document_keys(collection, uuid, None, inserted=False)
+        return self._store.get_many(collection, uuids)
+
+    def chains_of(self, problems):
+        found = self._store.chains_of(problems)
+        self.read |= {keys.algos_of(problem) for problem in problems}
+        self.read |= {keys.chain(chain["uuid"]) for chain in found}
+        return found
+
+    def data_before(self, problem, seq):
+        self.read.add(keys.data_of(problem))
+        return self._store.data_before(problem, seq)
+
+
+def written_keys(event: dict[str, Any], writes: Any) -> set[str]:
+    found = set()
+    for collection, documents in writes.inserts.items():
+        for document in documents:
+            if collection == "outbox":  # written with its task, covered like the task's write
+                continue
+            found |= document_keys(collection, document["uuid"], document, inserted=True)
+    for collection, uuid, _ in writes.updates:
+        found |= document_keys(collection, uuid, None, inserted=False)
+    return found
+
+
+class Recorder:
+    """Wraps ledgers' commit to record, per committed event, the keys read and written."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.monkeypatch = monkeypatch
+        self.records: list[tuple[dict[str, Any], set[str], set[str]]] = []
+
+    def watch(self, ledger: Any) -> None:
+        recording = RecordingStore(ledger.store)
+        self.monkeypatch.setattr(ledger, "store", recording)
+        original = ledger.commit
+
+        def commit(decide):
+            recording.read = set()
+            committed = original(decide)
+            if committed is not None:
+                event, writes = committed
+                self.records.append((event, set(recording.read), written_keys(event, writes)))
+            return committed
+
+        self.monkeypatch.setattr(ledger, "commit", commit)
+
+
+class OffsetClock:
+    def __init__(self, clock):
+        self.clock, self.offset = clock, 0.0
+
+    def now(self):
+        return self.clock.now() + self.offset
+
+    def __getattr__(self, name):
+        return getattr(self.clock, name)
+
+
+def run_every_kind(make_app, client_for, compute, monkeypatch) -> list[tuple[dict, set, set]]:
+    app = make_app(MAX_ATTEMPTS=1, COMPUTE_URL=compute.url, LEASE_SECONDS=60)
+    ledger = app.extensions["orchestrator.ledger"]
+    from app import stop_background
+    stop_background(app)  # the dispatcher below is driven by hand
+    recorder = Recorder(monkeypatch)
+    recorder.watch(ledger)
+    client = client_for(app)
+
+    problem = client.problem(size=1)["uuid"]
+    client.data(problem, count=1)
+    algo = client.algo(problem)["new_algo"]["uuid"]  # chain planned over existing data
+    client.data(problem, count=3)  # extends a running chain
+    tasks = client.learnuplets(algo=algo)
+    worker = new_uuid()
+    assert claim(client, tasks[0]["uuid"], worker=worker).status_code == 200
+    assert client.post(f"/worker/learnuplet/{tasks[0]['uuid']}/heartbeat",
+                       {"worker": worker}).status_code == 200
+    assert client.post(f"/learndone/{tasks[0]['uuid']}", done_body(tasks[0], 0.5)).status_code == 200
+    assert claim(client, tasks[1]["uuid"]).status_code == 200
+    assert client.post(f"/learndone/{tasks[1]['uuid']}", {"status": "failed"}).status_code == 200
+    prediction = client.post("/prediction", {"data": new_uuid(), "problem": problem})
+    assert prediction.status_code == 201
+    assert claim(client, tasks[2]["uuid"]).status_code == 200
+    clock = OffsetClock(ledger.clock)
+    monkeypatch.setattr(ledger, "clock", clock)
+    clock.offset = 120  # the lease lapses; MAX_ATTEMPTS=1: the task fails, the chain moves on
+    assert expire_leases(ledger, max_attempts=1) == 1
+
+    dispatcher = Dispatcher(delivery_ledger(ledger), app.config)
+    recorder.watch(dispatcher.ledger)
+    entry = next(entry for entry in dispatcher.store.due_deliveries(["pending"], clock.now(), 10))
+    started = dispatcher.start_attempt(entry)
+    dispatcher.finish(started, None)
+    return recorder.records
+
+
+def uncovered(records, kinds=ALL_KINDS) -> list[str]:
+    problems = []
+    for event, read, written in records:
+        kind = kinds[event["kind"]]
+        declared_reads, declared_writes = set(kind.reads(event)), set(kind.writes(event))
+        if read - declared_reads:
+            problems.append(f"{event['kind']} read {sorted(read - declared_reads)} undeclared")
+        if written - declared_writes:
+            problems.append(f"{event['kind']} wrote {sorted(written - declared_writes)} undeclared")
+    return problems
+
+
+@pytest.fixture
+def records(make_app, compute, monkeypatch):
+    from conftest import ApiClient
+    return run_every_kind(make_app, lambda app: ApiClient(app.test_client()), compute, monkeypatch)
+
+
+def test_the_scenario_commits_every_kind(records):
+    assert {event["kind"] for event, _, _ in records} == set(ALL_KINDS)
+
+
+def test_declared_keys_cover_every_read_and_write(records):
+    assert uncovered(records) == []
+
+
+def _without(function, position):
+    def mutated(event):
+        found = list(function(event))
+        return found[:position] + found[position + 1:]
+    return mutated
+
+
+def test_deleting_any_declared_key_is_caught(records):
+    from dataclasses import replace
+
+    missed = []
+    for name, kind in ALL_KINDS.items():
+        events = [event for event, _, _ in records if event["kind"] == name]
+        for side in ("reads", "writes"):
+            positions = {position for event in events
+                         for position in range(len(getattr(kind, side)(event)))}
+            for position in sorted(positions):
+                mutated = {**ALL_KINDS, name: replace(kind, **{side: _without(getattr(kind, side),
+                                                                            position)})}
+                if not uncovered(records, mutated):
+                    missed.append(f"{name}.{side}[{position}]")
+    assert missed == [], "declared keys no access needs: " + ", ".join(missed)
