@@ -1,28 +1,24 @@
 """The store of the quick start (MONGO_URI unset): documents in memory, durable in a directory.
 
-It answers every `Store` call exactly as `MongoStore` does on MongoDB (tests/storage/ runs one
-contract suite against both), in pure Python: a dict per collection, plus the documents'
-order by `seq` (what lists are paged in) and the events' numbers, kept sorted with `bisect`.
+It answers every `Store` call as `MongoStore` does on MongoDB (tests/storage/ runs one contract
+suite against both), in pure Python: a dict per collection, with the documents' `seq` order
+(lists are paged in it) and the events' numbers kept sorted by `bisect`. Every call holds one
+lock, so each is atomic as one MongoDB operation is; calls from another process than the one
+that opened the store are refused (gunicorn forks): it would silently hold other data there.
 
-One process, many threads: every call holds one lock, so each is atomic as a single MongoDB
-operation is. A store refuses calls from any other process than the one that opened it
-(gunicorn forks its workers): there it would silently hold other data than its siblings.
-
-Durability, when given a directory (created if missing; the app's default is
-./orchestrator-data): every mutating call appends one record to a journal and fsyncs it
-before it returns, and opening replays the journal (see journal.py for the files):
-
-    lock, snapshot.json, journal.G.jsonl   (G: the generation, 1 until the first compaction)
-
-A record is what the call changed, as JSON: `{"i": {collection: [document, ...]},
-"u": [[collection, key, {field: value}], ...]}` (inserted documents, fields set). Calls that
-change nothing (a duplicate, an outdated update) write nothing. When the journal grows past
-`compact_bytes`, the whole state is written as a new snapshot and the journal starts empty.
-Documents are JSON (str, int, float, bool, None, list, dict); a record is stored exactly as
-it reads back from the journal, with or without a directory, so both behave alike.
+With a directory (created if missing; the app's default is ./orchestrator-data), every
+mutating call is durable before it returns: it appends what it changed to a journal, fsync-ed,
+and opening replays it. Files (journal.py says more): `lock` (flock-ed by the process using
+the directory), `snapshot.json` (the state when journal generation G began; written at a
+compaction, when the journal grows past `compact_bytes`), `journal.G.jsonl` (one JSON record
+per call since: `{"i": {collection: [document, ...]}, "u": [[collection, key, {field: value}]]}`,
+the documents inserted and fields set; a call that changes nothing writes nothing).
+Documents are JSON values; each is stored as it reads back from the journal, with or without
+a directory, so that both behave alike and never alias a caller's dicts.
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -73,14 +69,12 @@ def matches(document: dict[str, Any], field: str, wanted: Any) -> bool:
     """`{field: wanted}` as MongoDB reads it: None also matches a missing field, and a list
     matches when it holds the value."""
     value = document.get(field, MISSING)
+    if type(wanted) is str:  # most filters; only a str equals a str
+        return value == wanted or (type(value) is list and wanted in value)
     if wanted is None:
         return value is MISSING or value is None or \
             (type(value) is list and any(item is None for item in value))
     return same(value, wanted) or (type(value) is list and any(same(item, wanted) for item in value))
-
-
-def matches_all(document: dict[str, Any], filters: Mapping[str, Any]) -> bool:
-    return all(matches(document, field, wanted) for field, wanted in filters.items())
 
 
 def check_filters(fields: Mapping[str, Any]) -> None:
@@ -99,11 +93,6 @@ def numbers(value: Any) -> tuple[Any, ...]:
     if type(value) is list:
         return tuple(item for item in value if type(item) in NUMBER)
     return ()
-
-
-def sort_number(value: Any) -> Any:
-    """What MongoDB sorts a numeric field by, ascending (a list by its smallest number)."""
-    return min(numbers(value))
 
 
 class Collection:
@@ -192,25 +181,27 @@ class EmbeddedStore(Store):
         self._closed = False
         self._collections: dict[str, Collection] = {}
         self._compact_bytes = compact_bytes
-        self._journal = None if path is None else self._open(path)
+        self._journal: Journal | None = None
+        if path is not None:
+            self._open(Journal(path))
 
-    def _open(self, path: str) -> Journal:
-        journal = Journal(path)
+    def _open(self, journal: Journal) -> None:
+        """Load the snapshot, replay the journal, and compact it if it grew too large."""
         try:
-            for name, documents in journal.snapshot():
-                collection = self._collection(name)
-                for document in documents:
-                    collection.insert(document, sort=False)
-            for collection in self._collections.values():
-                collection.sort()
-            for record in journal.records():
-                self._apply(record)
+            with _collector_paused():
+                for name, documents in journal.snapshot():
+                    collection = self._collection(name)
+                    for document in documents:
+                        collection.insert(document, sort=False)
+                for collection in self._collections.values():
+                    collection.sort()
+                for record in journal.records():
+                    self._apply(record)
         except BaseException:
             journal.close()
             raise
         self._journal = journal
         self._compact_if_large()
-        return journal
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -245,7 +236,7 @@ class EmbeddedStore(Store):
         found: list[dict[str, Any]] = []
         with self._locked():
             for document in self._collections.get(collection, EMPTY).in_seq_order(after):
-                if matches_all(document, filters):
+                if all(matches(document, field, wanted) for field, wanted in filters.items()):
                     found.append(_shown(document, ("_id",)))
                     if len(found) == limit:  # like MongoDB, a limit of 0 is no limit
                         break
@@ -282,7 +273,7 @@ class EmbeddedStore(Store):
             due = [entry for entry in self._collections.get("outbox", EMPTY).documents.values()
                    if any(matches(entry, "state", state) for state in states)
                    and any(attempt <= now for attempt in numbers(entry.get("next_attempt")))]
-            due.sort(key=lambda entry: sort_number(entry["next_attempt"]))
+            due.sort(key=lambda entry: min(numbers(entry["next_attempt"])))  # as MongoDB sorts
             return [_shown(entry) for entry in (due[:limit] if limit else due)]
 
     # -- the ledger --------------------------------------------------------------------------
@@ -321,7 +312,7 @@ class EmbeddedStore(Store):
                 self._commit({"u": [[HEADS, name, {"version": version}]]})
 
     def write(self, writes: Writes, version: int, version_field: str) -> None:
-        with self._locked():
+        with self._locked(), _collector_paused():
             self._commit(self._changes(writes, version, version_field))
 
     def _changes(self, writes: Writes, version: int, version_field: str) -> dict[str, Any]:
@@ -405,6 +396,20 @@ class EmbeddedStore(Store):
         with self._locked():
             documents = self._collections.get(collection, EMPTY).documents
             return [copy(documents[key]) for key in sorted(documents, key=_key_order)]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while making many documents: JSON holds no cycles, and its
+    passes over a heap growing meanwhile make a large write or an open slower than linear."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _key_order(key: Any) -> tuple[int, Any]:
