@@ -63,11 +63,15 @@ class Journal:
         with open(path, "rb") as file:
             lines = file.read().split(b"\n")
         total, footer = 0, lines[-2] if len(lines) >= 3 else b"{}"
-        for line in lines[1:-2]:
-            name, documents = json.loads(line)
-            total += len(documents)
-            yield name, documents
-        if lines[-1] or json.loads(footer) != {"documents": total}:
+        try:
+            for line in lines[1:-2]:
+                name, documents = json.loads(line)
+                total += len(documents)
+                yield name, documents
+            complete = not lines[-1] and json.loads(footer) == {"documents": total}
+        except ValueError:
+            complete = False
+        if not complete:
             raise RuntimeError(f"{path} is incomplete or corrupt; restore it from a backup")
 
     def records(self) -> Iterator[Any]:

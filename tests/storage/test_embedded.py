@@ -41,6 +41,14 @@ def state(store: EmbeddedStore) -> dict[str, Any]:
         "events_after": store.events_after("events", 0, 0)}
 
 
+def reopened_state(directory: Path) -> dict[str, Any]:
+    store = EmbeddedStore(str(directory))
+    try:
+        return state(store)
+    finally:
+        store.close()
+
+
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=60,
@@ -97,7 +105,23 @@ def test_a_large_journal_is_compacted_at_open(directory: Path) -> None:
     assert journals(directory) == ["journal.2.jsonl"] and (directory / "snapshot.json").exists()
     assert state(again) == before
     again.close()
-    assert state(EmbeddedStore(str(directory))) == before
+    assert reopened_state(directory) == before
+
+
+def test_files_a_crashed_compaction_left_are_removed(directory: Path) -> None:
+    """A crash after the snapshot was replaced leaves the old journal (already in the snapshot)
+    and maybe a temporary snapshot: open ignores and deletes both."""
+    store = EmbeddedStore(str(directory), compact_bytes=0)
+    fill(store, 5)
+    before = state(store)
+    store.close()
+    [current] = journals(directory)
+    generation = int(current.split(".")[1])
+    assert generation == 17  # 16 calls, each compacting
+    (directory / f"journal.{generation - 1}.jsonl").write_bytes(b'{"i":{"events":[{"_id":99}]}}\n')
+    (directory / "snapshot.json.tmp").write_bytes(b"partial")
+    assert reopened_state(directory) == before
+    assert sorted(p.name for p in directory.iterdir()) == [current, "lock", "snapshot.json"]
 
 
 @pytest.mark.parametrize("torn", [b'{"i":{"learnuplet":[{"_id":"t9', b"\0\0\0\0\n"])
@@ -116,7 +140,7 @@ def test_a_torn_last_line_is_dropped_and_truncated(directory: Path, torn: bytes)
     fill(again, 1, first=6)  # appends after the good lines
     after = state(again)
     again.close()
-    assert state(EmbeddedStore(str(directory))) == after
+    assert reopened_state(directory) == after
 
 
 def test_a_corrupt_line_before_the_last_stops_the_open(directory: Path) -> None:
@@ -159,7 +183,7 @@ def test_a_failed_append_changes_nothing(directory: Path, monkeypatch: pytest.Mo
     assert store.event("events", 3) is None and journal.stat().st_size == size
     store.insert_event("events", {"_id": 3})
     store.close()
-    assert EmbeddedStore(str(directory)).event("events", 3) == {"_id": 3}
+    assert reopened_state(directory)["events"][-1] == {"_id": 3}
 
 
 def test_changes_are_durable_without_close(directory: Path) -> None:
