@@ -1,0 +1,417 @@
+"""The store of the quick start (MONGO_URI unset): documents in memory, durable in a directory.
+
+It answers every `Store` call as `MongoStore` does on MongoDB (tests/storage/ runs one contract
+suite against both), in pure Python: a dict per collection, with the documents' `seq` order
+(lists are paged in it) and the events' numbers kept sorted by `bisect`. Every call holds one
+lock, so each is atomic as one MongoDB operation is; calls from another process than the one
+that opened the store are refused (gunicorn forks): it would silently hold other data there.
+
+With a directory (created if missing; the app's default is ./orchestrator-data), every
+mutating call is durable before it returns: it appends what it changed to a journal, fsync-ed,
+and opening replays it. Files (journal.py says more): `lock` (flock-ed by the process using
+the directory), `snapshot.json` (the state when journal generation G began; written at a
+compaction, when the journal grows past `compact_bytes`), `journal.G.jsonl` (one JSON record
+per call since: `{"i": {collection: [document, ...]}, "u": [[collection, key, {field: value}]]}`,
+the documents inserted and fields set; a call that changes nothing writes nothing).
+Documents are JSON values; each is stored as it reads back from the journal, with or without
+a directory, so that both behave alike and never alias a caller's dicts.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import threading
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from .base import HIDDEN_FIELDS, Duplicate, Store, Writes
+from .journal import CHUNK, Journal, encode
+
+log = logging.getLogger(__name__)
+HEADS = "ledger"  # the heads' collection, as in MongoStore
+COMPACT_BYTES = 64 * 1024 * 1024
+AFTER_EVERY = (float("inf"),)  # sorts after every (seq, n, key) entry of the same seq
+FOREIGN_PROCESS = ("the embedded store (MONGO_URI unset) was opened by process {owner} and "
+                   "cannot be used from process {pid}: it serves one process only; set MONGO_URI "
+                   "to run several server processes (e.g. gunicorn workers)")
+
+
+# -- MongoDB's equality and comparisons, on JSON values -------------------------------------------
+NUMBER = (int, float)  # not bool: MongoDB never takes true for 1
+MISSING = object()
+
+
+def copy(value: Any) -> Any:
+    """A deep copy of a JSON value (several times faster than copy.deepcopy)."""
+    if type(value) is dict:
+        return {name: copy(item) for name, item in value.items()}
+    if type(value) is list:
+        return [copy(item) for item in value]
+    return value
+
+
+def same(a: Any, b: Any) -> bool:
+    """MongoDB's equality: 0 == 0.0, True != 1, embedded documents compare field order too."""
+    if type(a) is not type(b):
+        return type(a) in NUMBER and type(b) in NUMBER and a == b
+    if type(a) is dict:
+        return list(a) == list(b) and all(same(a[name], b[name]) for name in a)
+    if type(a) is list:
+        return len(a) == len(b) and all(map(same, a, b))
+    return bool(a == b)
+
+
+def matches(document: dict[str, Any], field: str, wanted: Any) -> bool:
+    """`{field: wanted}` as MongoDB reads it: None also matches a missing field, and a list
+    matches when it holds the value."""
+    value = document.get(field, MISSING)
+    if type(wanted) is str:  # most filters; only a str equals a str
+        return value == wanted or (type(value) is list and wanted in value)
+    if wanted is None:
+        return value is MISSING or value is None or \
+            (type(value) is list and any(item is None for item in value))
+    return same(value, wanted) or (type(value) is list and any(same(item, wanted) for item in value))
+
+
+def check_filters(fields: Mapping[str, Any]) -> None:
+    """Refuse what MongoDB would read as something else than top-level equality (an operator,
+    a dotted path) rather than answer differently."""
+    for field, value in fields.items():
+        if field.startswith("$") or "." in field or \
+                (type(value) is dict and any(str(name).startswith("$") for name in value)):
+            raise ValueError(f"the embedded store takes top-level fields and values only: {field!r}")
+
+
+def numbers(value: Any) -> tuple[Any, ...]:
+    """The numbers a comparison like `{field: {"$lt": n}}` looks at (a list's elements too)."""
+    if type(value) in NUMBER:
+        return (value,)
+    if type(value) is list:
+        return tuple(item for item in value if type(item) in NUMBER)
+    return ()
+
+
+class Collection:
+    """One collection: documents by key (`_id`), in `seq` order, and numbered keys in order."""
+
+    def __init__(self) -> None:
+        self.documents: dict[Any, dict[str, Any]] = {}
+        self.by_seq: list[tuple[str, int, Any]] = []  # (seq, arrival, key): ties keep arrival
+        self.unsequenced: dict[Any, None] = {}  # no string seq: MongoDB sorts them first
+        self.numbered: list[Any] = []  # numeric keys (events), for events_after
+        self.arrivals = 0
+
+    def insert(self, document: dict[str, Any], sort: bool = True) -> None:
+        key = document["_id"]
+        self.documents[key] = document
+        self._index(key, document.get("seq"), sort)
+        if type(key) in (int, float):
+            _add(self.numbered, key, sort)
+
+    def update(self, key: Any, fields: dict[str, Any]) -> None:
+        document = self.documents[key]
+        if "seq" in fields and fields["seq"] != document.get("seq"):
+            self._unindex(key, document.get("seq"))
+            document.update(fields)
+            self._index(key, document["seq"], True)
+        else:
+            document.update(fields)
+
+    def sort(self) -> None:
+        """Order what `insert(..., sort=False)` appended (loading a snapshot: one sort)."""
+        self.by_seq.sort()
+        self.numbered.sort()
+
+    def in_seq_order(self, after: str | None) -> Iterator[dict[str, Any]]:
+        """Documents by `seq`; those after `after` only, if given (as MongoDB sorts and
+        compares: no string seq sorts first, and is never greater than a string)."""
+        if not after:
+            yield from (self.documents[key] for key in self.unsequenced)
+        start = bisect_right(self.by_seq, (after, *AFTER_EVERY)) if after else 0
+        for index in range(start, len(self.by_seq)):
+            yield self.documents[self.by_seq[index][2]]
+
+    def before(self, seq: str) -> Iterator[dict[str, Any]]:
+        """Documents whose seq is lower than `seq`, in seq order."""
+        for index in range(bisect_left(self.by_seq, (seq,))):
+            yield self.documents[self.by_seq[index][2]]
+
+    def _index(self, key: Any, seq: Any, sort: bool) -> None:
+        if type(seq) is str:
+            self.arrivals += 1
+            _add(self.by_seq, (seq, self.arrivals, key), sort)
+        else:
+            self.unsequenced[key] = None
+
+    def _unindex(self, key: Any, seq: Any) -> None:
+        if type(seq) is not str:
+            del self.unsequenced[key]
+            return
+        index = bisect_left(self.by_seq, (seq,))
+        while self.by_seq[index][2] != key:
+            index += 1
+        del self.by_seq[index]
+
+
+def _add(ordered: list[Any], item: Any, sort: bool) -> None:
+    """Keep `ordered` sorted; items nearly always come in order, so this is an append."""
+    if not sort or not ordered or item > ordered[-1]:
+        ordered.append(item)
+    else:
+        insort(ordered, item)
+
+
+EMPTY = Collection()
+
+
+def _shown(document: dict[str, Any], hidden: tuple[str, ...] = HIDDEN_FIELDS) -> dict[str, Any]:
+    return {name: copy(value) for name, value in document.items() if name not in hidden}
+
+
+class EmbeddedStore(Store):
+    """The Store in this process's memory, durable in `path` (a directory) unless None."""
+
+    def __init__(self, path: str | None = None, compact_bytes: int = COMPACT_BYTES):
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._closed = False
+        self._collections: dict[str, Collection] = {}
+        self._compact_bytes = compact_bytes
+        self._journal: Journal | None = None
+        if path is not None:
+            self._open(Journal(path))
+
+    def _open(self, journal: Journal) -> None:
+        """Load the snapshot, replay the journal, and compact it if it grew too large."""
+        try:
+            with _collector_paused():
+                for name, documents in journal.snapshot():
+                    collection = self._collection(name)
+                    for document in documents:
+                        collection.insert(document, sort=False)
+                for collection in self._collections.values():
+                    collection.sort()
+                for record in journal.records():
+                    self._apply(record)
+        except BaseException:
+            journal.close()
+            raise
+        self._journal = journal
+        self._compact_if_large()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the lock, in the process that opened the store only (checked before taking the
+        lock: a child forked while another thread held it would wait forever)."""
+        if os.getpid() != self._pid:
+            raise RuntimeError(FOREIGN_PROCESS.format(owner=self._pid, pid=os.getpid()))
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the embedded store is closed")
+            yield
+
+    def _collection(self, name: str) -> Collection:
+        if name not in self._collections:
+            self._collections[name] = Collection()
+        return self._collections[name]
+
+    # -- documents ---------------------------------------------------------------------------
+    def get(self, collection: str, uuid: str) -> dict[str, Any] | None:
+        with self._locked():
+            document = self._collections.get(collection, EMPTY).documents.get(uuid)
+            return None if document is None else _shown(document)
+
+    def get_many(self, collection: str, uuids: list[str]) -> list[dict[str, Any]]:
+        with self._locked():
+            documents = self._collections.get(collection, EMPTY).documents
+            return [_shown(documents[uuid]) for uuid in dict.fromkeys(uuids) if uuid in documents]
+
+    def page(self, collection: str, filters: Mapping[str, Any], after: str | None,
+             limit: int) -> list[dict[str, Any]]:
+        check_filters(filters)
+        found: list[dict[str, Any]] = []
+        with self._locked():
+            for document in self._collections.get(collection, EMPTY).in_seq_order(after):
+                if all(matches(document, field, wanted) for field, wanted in filters.items()):
+                    found.append(_shown(document, ("_id",)))
+                    if len(found) == limit:  # like MongoDB, a limit of 0 is no limit
+                        break
+        return found
+
+    def count(self, collection: str) -> int:
+        with self._locked():
+            return len(self._collections.get(collection, EMPTY).documents)
+
+    # -- named queries -----------------------------------------------------------------------
+    def chains_of(self, problems: list[str]) -> list[dict[str, Any]]:
+        with self._locked():
+            return [_shown(chain) for chain in self._collections.get("chain", EMPTY).documents.values()
+                    if any(matches(chain, "problem", problem) for problem in problems)]
+
+    def data_before(self, problem: str, seq: str) -> list[str]:
+        with self._locked():
+            return [data["_id"] for data in self._collections.get("data", EMPTY).before(seq)
+                    if matches(data, "problems", problem)]
+
+    def stale_leases(self, collection: str, now: float, limit: int) -> list[str]:
+        found: list[str] = []
+        with self._locked():
+            for task in self._collections.get(collection, EMPTY).documents.values():
+                if matches(task, "status", "pending") and \
+                        any(expiry < now for expiry in numbers(task.get("lease_expires"))):
+                    found.append(task["_id"])
+                    if len(found) == limit:
+                        break
+        return found
+
+    def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
+        with self._locked():
+            due = [entry for entry in self._collections.get("outbox", EMPTY).documents.values()
+                   if any(matches(entry, "state", state) for state in states)
+                   and any(attempt <= now for attempt in numbers(entry.get("next_attempt")))]
+            due.sort(key=lambda entry: min(numbers(entry["next_attempt"])))  # as MongoDB sorts
+            return [_shown(entry) for entry in (due[:limit] if limit else due)]
+
+    # -- the ledger --------------------------------------------------------------------------
+    def insert_event(self, events: str, event: dict[str, Any]) -> None:
+        with self._locked():
+            if event["_id"] in self._collections.get(events, EMPTY).documents:
+                raise Duplicate(event["_id"])
+            self._commit({"i": {events: [event]}})
+
+    def event(self, events: str, number: int) -> dict[str, Any] | None:
+        with self._locked():
+            event = self._collections.get(events, EMPTY).documents.get(number)
+            return None if event is None else copy(event)
+
+    def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
+        with self._locked():
+            collection = self._collections.get(events, EMPTY)
+            start = bisect_right(collection.numbered, number)
+            keys = collection.numbered[start:start + limit] if limit else collection.numbered[start:]
+            return [copy(collection.documents[key]) for key in keys]
+
+    def head(self, name: str) -> int | None:
+        with self._locked():
+            head = self._collections.get(HEADS, EMPTY).documents.get(name)
+            return None if head is None else head["version"]
+
+    def create_head(self, name: str) -> None:
+        with self._locked():
+            if name not in self._collections.get(HEADS, EMPTY).documents:
+                self._commit({"i": {HEADS: [{"_id": name, "version": 0}]}})
+
+    def move_head(self, name: str, version: int) -> None:
+        with self._locked():
+            head = self._collections.get(HEADS, EMPTY).documents.get(name)
+            if head is not None and any(at < version for at in numbers(head.get("version"))):
+                self._commit({"u": [[HEADS, name, {"version": version}]]})
+
+    def write(self, writes: Writes, version: int, version_field: str) -> None:
+        with self._locked(), _collector_paused():
+            self._commit(self._changes(writes, version, version_field))
+
+    def _changes(self, writes: Writes, version: int, version_field: str) -> dict[str, Any]:
+        """What `writes` changes, decided in order as MongoStore's commands apply it: a stored
+        uuid is not inserted again, and an update passes its version guard or changes nothing
+        (a second update of one document in one write never does: the first set the version)."""
+        inserted: dict[tuple[str, Any], dict[str, Any]] = {}
+        for name, documents in writes.inserts.items():
+            stored = self._collections.get(name, EMPTY).documents
+            for document in documents:
+                document = {"_id": document["uuid"], **document}
+                if document["_id"] not in stored:
+                    inserted.setdefault((name, document["_id"]), document)  # first one wins
+        updates: list[list[Any]] = []
+        updated: set[tuple[str, Any]] = set()
+        for name, uuid, fields in writes.updates:
+            document = inserted.get((name, uuid)) or self._collections.get(name, EMPTY).documents.get(uuid)
+            if document is None or (name, uuid) in updated or \
+                    any(at >= version for at in numbers(document.get(version_field))):
+                continue
+            check_filters(fields)  # top-level field names only, as filters
+            updated.add((name, uuid))
+            updates.append([name, uuid, {**fields, version_field: version}])
+        changes: dict[str, Any] = {"i": {}, "u": updates} if updates else {"i": {}}
+        for (name, _), document in inserted.items():
+            changes["i"].setdefault(name, []).append(document)
+        return changes
+
+    # -- applying a change: to the journal first, then to memory ---------------------------------
+    def _commit(self, changes: dict[str, Any]) -> None:
+        if not changes.get("i") and not changes.get("u"):
+            return
+        line = encode(changes)  # also the copy: stored documents never alias the caller's
+        if self._journal is not None:
+            self._journal.append(line)
+        self._apply(json.loads(line))
+        self._compact_if_large()
+
+    def _apply(self, changes: dict[str, Any]) -> None:
+        for name, documents in changes.get("i", {}).items():
+            collection = self._collection(name)
+            for document in documents:
+                collection.insert(document)
+        for name, key, fields in changes.get("u", ()):
+            self._collection(name).update(key, fields)
+
+    def _compact_if_large(self) -> None:
+        if self._journal is None or self._journal.size <= self._compact_bytes:
+            return
+        try:
+            self._journal.compact(self._chunks())
+        except Exception:  # the call's own record is durable: it succeeded; the journal grows
+            log.exception("compacting the embedded store's journal in %s failed",
+                          self._journal.directory)
+
+    def _chunks(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        for name, collection in self._collections.items():
+            documents = list(collection.documents.values())
+            for start in range(0, len(documents), CHUNK):
+                yield name, documents[start:start + CHUNK]
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Nothing to prepare: opening made the files; the queries need no indexes."""
+
+    def ping(self) -> None:
+        """Answers unless closed or used from another process."""
+        with self._locked():
+            pass
+
+    def close(self) -> None:
+        if os.getpid() != self._pid:  # a forked child: its copies of the files are closed
+            self._closed = True
+            return
+        with self._lock:
+            if self._journal is not None:
+                self._journal.close()
+            self._closed = True
+
+    def dump(self, collection: str) -> list[dict[str, Any]]:
+        with self._locked():
+            documents = self._collections.get(collection, EMPTY).documents
+            return [copy(documents[key]) for key in sorted(documents, key=_key_order)]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while making many documents: JSON holds no cycles, and its
+    passes over a heap growing meanwhile make a large write or an open slower than linear."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _key_order(key: Any) -> tuple[int, Any]:
+    """MongoDB's order of `_id` values of different types: numbers, then strings."""
+    return (0, key) if type(key) in (int, float) else (1, str(key))
