@@ -17,11 +17,12 @@ from .api.openapi import bp as meta_bp
 from .api.views import LEDGER, STORE
 from .clock import SystemClock
 from .config import ConfigError, load_config
+from .decisions.chains import follow_registry
 from .decisions.upkeep import Sweeper
 from .delivery.dispatcher import Dispatcher, delivery_ledger
 from .delivery.outbox import schedule_deliveries
-from .ledger import Ledger
-from .ledger.events import KINDS
+from .ledger import Ledger, Ledgers, StreamLedger
+from .ledger.events import REGISTRY_KINDS, STREAM_KINDS
 from .storage import Store
 from .storage.errors import DatabaseError
 
@@ -43,11 +44,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(load_config(config))
     store = open_store(app)
-    ledger = Ledger(store, KINDS, SystemClock(), attempts=app.config["COMMIT_ATTEMPTS"],
-                    stamp={"deliver": bool(app.config["COMPUTE_URL"])},
-                    after_expand=schedule_deliveries)
+    ledgers = open_ledgers(app, store)
     app.extensions[STORE] = store
-    app.extensions[LEDGER] = ledger
+    app.extensions[LEDGER] = ledgers
 
     register_error_handlers(app)
     init_auth(app)
@@ -55,8 +54,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         CORS(app, expose_headers=["Link"])
     for blueprint in (meta_bp, problem.bp, algo.bp, data.bp, learnuplet.bp, preduplet.bp):
         app.register_blueprint(blueprint)
-    _prepare_database_on_first_use(app, ledger)
+    _prepare_database_on_first_use(app, ledgers)
     return app
+
+
+def open_ledgers(app: Flask, store: Store) -> Ledgers:
+    """The registry (algos, data) and the streams (problems, chains, preduplets); applying a
+    registry event plans or extends its chains on their streams."""
+    clock, attempts = SystemClock(), app.config["COMMIT_ATTEMPTS"]
+    stamp = {"deliver": bool(app.config["COMPUTE_URL"])}
+    streams = StreamLedger(store, STREAM_KINDS, clock, attempts=attempts, stamp=stamp,
+                           after_expand=schedule_deliveries)
+    registry = Ledger(store, REGISTRY_KINDS, clock, attempts=attempts, stamp=stamp,
+                      after_apply=lambda event: follow_registry(streams, event))
+    return Ledgers(registry=registry, streams=streams)
 
 
 def open_store(app: Flask) -> Store:
@@ -86,7 +97,7 @@ def open_store(app: Flask) -> Store:
     return EmbeddedStore(folder)
 
 
-def _prepare_database_on_first_use(app: Flask, ledger: Ledger) -> None:
+def _prepare_database_on_first_use(app: Flask, ledgers: Ledgers) -> None:
     """Indexes, ledger head, roll-forward and the background threads: once per process, retried
     until the database answers, so the server starts (and answers 503) while it is down."""
     state = {"ready": False, "pid": None}
@@ -98,10 +109,11 @@ def _prepare_database_on_first_use(app: Flask, ledger: Ledger) -> None:
         with lock:
             if state["ready"] and state["pid"] == os.getpid():
                 return
-            ledger.store.prepare()
-            ledger.ensure_head()
-            ledger.roll_forward()  # start-up sweep
-            app.extensions[BACKGROUND] = _start_background(app, ledger)
+            ledgers.store.prepare()
+            ledgers.registry.ensure_head()
+            ledgers.registry.roll_forward()  # start-up sweep
+            ledgers.streams.sweep()
+            app.extensions[BACKGROUND] = _start_background(app, ledgers)
             state.update(ready=True, pid=os.getpid())
 
     @app.before_request
@@ -116,11 +128,11 @@ def _prepare_database_on_first_use(app: Flask, ledger: Ledger) -> None:
         log.warning("database not ready at start-up (%s); will retry on each request", error)
 
 
-def _start_background(app: Flask, ledger: Ledger) -> list[Any]:
+def _start_background(app: Flask, ledgers: Ledgers) -> list[Any]:
     config = app.config
     sweeper = dispatcher = None
     if config["SWEEP_SECONDS"]:
-        sweeper = Sweeper(ledger, config["SWEEP_SECONDS"], config["MAX_ATTEMPTS"]).start()
+        sweeper = Sweeper(ledgers, config["SWEEP_SECONDS"], config["MAX_ATTEMPTS"]).start()
     if config["COMPUTE_URL"]:
-        dispatcher = Dispatcher(delivery_ledger(ledger), config).start()
+        dispatcher = Dispatcher(delivery_ledger(ledgers.registry), config).start()
     return [sweeper, dispatcher]

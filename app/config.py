@@ -79,8 +79,9 @@ def check_config(config: Mapping[str, Any]) -> None:
         raise ConfigError("PAGE_LIMIT_DEFAULT must not exceed PAGE_LIMIT_MAX")
     if config["SWEEP_SECONDS"] < 0:
         raise ConfigError("SWEEP_SECONDS must not be negative")
-    for name in ("MAX_EVENT_DOCUMENTS", "MAX_EVENT_UUIDS", "DB_TIMEOUT_SECONDS", "LEASE_SECONDS", "MAX_ATTEMPTS", "DELIVERY_TIMEOUT_SECONDS",
-                 "DELIVERY_FIRST_RETRY_SECONDS", "DELIVERY_MAX_BACKOFF_SECONDS"):
+    for name in ("MAX_EVENT_DOCUMENTS", "MAX_EVENT_UUIDS", "DB_TIMEOUT_SECONDS", "LEASE_SECONDS",
+                 "MAX_ATTEMPTS", "DELIVERY_TIMEOUT_SECONDS", "DELIVERY_FIRST_RETRY_SECONDS",
+                 "DELIVERY_MAX_BACKOFF_SECONDS"):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be positive")
     if config["COMPUTE_URL"] and not str(config["COMPUTE_URL"]).startswith(("http://", "https://")):

@@ -21,10 +21,9 @@ import uuid as uuidlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pymongo.database import Database
-
 from app.planning import better_model, chain_segment
 from app.states import DONE, PENDING, TODO
+from pymongo.database import Database
 
 BY = "bench"
 CHUNK = 5000

@@ -6,6 +6,8 @@ from typing import Any
 from conftest import ApiClient, new_uuid
 
 COLLECTIONS = ("problem", "algo", "data", "learnuplet", "preduplet")
+EVENTS = ("events", "stream_events")  # the registry's, the streams'
+
 PROBLEM_JSON = "application/problem+json"
 
 # The original seed README's curl body: single quotes, so not JSON.
@@ -36,11 +38,11 @@ def bad_fields(response: Any) -> set[str]:
 
 def snapshot(db: Any) -> dict[str, list[dict[str, Any]]]:
     """Everything stored: every collection, the events and the ledger head."""
-    return {name: db.dump(name) for name in (*COLLECTIONS, "chain", "events", "ledger")}
+    return {name: db.dump(name) for name in (*COLLECTIONS, "chain", *EVENTS, "ledger")}
 
 
 def counts(db: Any) -> dict[str, int]:
-    return {name: db.count(name) for name in (*COLLECTIONS, "events")}
+    return {name: db.count(name) for name in (*COLLECTIONS, *EVENTS)}
 
 
 def assert_no_mongo_id(value: Any) -> None:

@@ -15,8 +15,24 @@ class SimulatedCrash(RuntimeError):
 
 
 @pytest.fixture
-def ledger(app):
+def ledgers(app):
     return app.extensions["orchestrator.ledger"]
+
+
+@pytest.fixture
+def ledger(ledgers):
+    """The registry (algos, data)."""
+    return ledgers.registry
+
+
+@pytest.fixture
+def streams(ledgers):
+    return ledgers.streams
+
+
+def use_store(monkeypatch, ledgers, store):
+    monkeypatch.setattr(ledgers.registry, "store", store)
+    monkeypatch.setattr(ledgers.streams, "store", store)
 
 
 def race(count, send):
@@ -32,14 +48,23 @@ def race(count, send):
 
 
 def events_for(db, uuid):
-    return [event for event in db.dump("events") if event.get("uuid") == uuid]
+    """The stream events about task `uuid`, in order."""
+    return [event for event in db.dump("stream_events") if event.get("uuid") == uuid]
 
 
 def assert_ledger_is_whole(db):
-    """Events are numbered 1..n without gaps and the head has applied all of them."""
+    """Registry events are numbered 1..n without gaps and the head has applied all of them;
+    each stream's events are numbered 1..k and all applied (their seal shows it)."""
     ids = [event["_id"] for event in db.dump("events")]
     assert ids == list(range(1, len(ids) + 1))
     assert db.head("head") == len(ids)
+    streams = {}
+    for event in db.dump("stream_events"):
+        streams.setdefault(event["stream"], []).append(event["n"])
+        collection, uuid = event["seal"]
+        assert db.get(collection, uuid)["version"] >= event["n"], event
+    for stream, numbers in streams.items():
+        assert numbers == list(range(1, len(numbers) + 1)), stream
 
 
 def learnuplets_of_new_chain(client, count=3):
@@ -52,34 +77,43 @@ def learnuplets_of_new_chain(client, count=3):
 # --- indexes and bulk writes ------------------------------------------------------------
 
 def written(spy, collection):
-    """The documents each store.write call inserted into `collection`."""
-    return [len(args[0].inserts.get(collection, [])) for method, args in spy.calls
-            if method == "write"]
+    """How many documents each store call inserted into `collection` (those that did)."""
+    batches = [[args[0]] if method == "write" else [writes for writes, _ in args[0]]
+               for method, args in spy.calls if method in ("write", "write_many")]
+    found = [sum(len(writes.inserts.get(collection, [])) for writes in batch) for batch in batches]
+    return [count for count in found if count]
 
 
-def test_a_new_algo_plans_its_chain_with_one_event_and_one_bulk_write(client, db, ledger, monkeypatch):
+def test_a_new_algo_plans_its_chain_with_one_registry_event_and_one_bulk_write(
+        client, db, ledgers, monkeypatch):
     problem = client.problem(size=1)
     client.data(problem["uuid"], count=5)
-    spy = StoreSpy(ledger.store)
-    monkeypatch.setattr(ledger, "store", spy)
+    spy = StoreSpy(ledgers.store)
+    use_store(monkeypatch, ledgers, spy)
     before = counts(db)
     assert client.algo(problem["uuid"])["new_learnuplets"] == 5
     assert counts(db)["events"] == before["events"] + 1
+    assert counts(db)["stream_events"] == before["stream_events"] + 1  # the chain's first
     assert written(spy, "learnuplet") == [5]  # one write of the whole chain
 
 
-def test_new_data_extends_every_chain_with_one_bulk_write(client, db, ledger, monkeypatch):
+@pytest.mark.parametrize("algos", [1, 4])
+def test_new_data_extends_every_chain_with_a_constant_number_of_calls(
+        client, db, ledgers, monkeypatch, algos):
     problem = client.problem(size=1)
-    algos = [client.algo(problem["uuid"])["new_algo"]["uuid"] for _ in range(3)]
-    spy = StoreSpy(ledger.store)
-    monkeypatch.setattr(ledger, "store", spy)
+    uuids = [client.algo(problem["uuid"])["new_algo"]["uuid"] for _ in range(algos)]
+    spy = StoreSpy(ledgers.store)
+    use_store(monkeypatch, ledgers, spy)
     before = counts(db)
-    assert client.data(problem["uuid"], count=4)["new_learnuplets"] == 12
+    assert client.data(problem["uuid"], count=4)["new_learnuplets"] == 4 * algos
     assert counts(db)["events"] == before["events"] + 1
-    assert written(spy, "learnuplet") == [12]
-    # the chains were read with one query, whatever their number
-    assert spy.count("chains_of") == 1 and spy.count("get") == 0
-    assert {doc["uuid"]: doc["length"] for doc in db.dump("chain")} == dict.fromkeys(algos, 4)
+    assert written(spy, "learnuplet") == [4 * algos]
+    assert {doc["uuid"]: doc["length"] for doc in db.dump("chain")} == dict.fromkeys(uuids, 4)
+    # whatever the number of chains: they are read, committed and written together
+    calls = sorted(method for method, _ in spy.calls)
+    assert calls == sorted(["head", "get_many", "get_many", "chains_of", "insert_event",
+                            "write", "get_many", "get_many", "get", "event", "insert_events",
+                            "write_many", "move_head"]), calls
 
 
 # --- races ------------------------------------------------------------------------------
@@ -141,7 +175,7 @@ def test_racing_reports_store_one_outcome_and_promote_once(client, db, live_serv
         expected_start = algo_uuid
     reports = [event for event in events_for(db, task["uuid"]) if event["kind"] == "task_reported"]
     assert len(reports) == 1
-    promotions = [event for event in db.dump("events")
+    promotions = [event for event in db.dump("stream_events")
                   if f"task:{learnuplets[1]['uuid']}" in event["writes"]]
     assert len(promotions) == 1 and promotions[0]["kind"] == "task_reported"
     after = chain(client, algo_uuid)
@@ -157,7 +191,7 @@ def test_racing_identical_creates_make_one_document(client, db, live_server):
     assert sorted(r.status_code for r in responses) == [200] * (THREADS - 1) + [201]
     assert len({str(r.json()) for r in responses}) == 1
     assert sum(1 for doc in db.dump("problem") if doc["uuid"] == body["uuid"]) == 1
-    assert counts(db)["events"] == 1
+    assert counts(db)["stream_events"] == 1 and counts(db)["events"] == 0
 
 
 def test_concurrent_uploads_and_algos_build_whole_chains(client, db, live_server):
@@ -190,41 +224,44 @@ def test_concurrent_uploads_and_algos_build_whole_chains(client, db, live_server
 
 # --- crashes ----------------------------------------------------------------------------
 
-def crash_apply_once(monkeypatch, ledger, after=False):
-    """The next event is committed, then the process 'dies' before (or after) applying it."""
-    original = ledger.apply
+def crash_apply_once(monkeypatch, target, after=False):
+    """The next event is committed, then the process 'dies' before (or after) applying it.
+    `target` is the registry (its `apply`) or the streams (their `write`)."""
+    name = "apply" if hasattr(target, "roll_forward") else "write"
+    original = getattr(target, name)
     state = {"crashed": False}
 
-    def apply(event, **options):
+    def apply(event, *args, **options):
         if state["crashed"]:
-            return original(event, **options)
+            return original(event, *args, **options)
         state["crashed"] = True
         if after:
-            original(event, **options)
+            original(event, *args, **options)
         raise SimulatedCrash(f"crash while applying event {event['_id']}")
 
-    monkeypatch.setattr(ledger, "apply", apply)
+    monkeypatch.setattr(target, name, apply)
 
 
-def test_crashed_claim_is_completed_by_the_next_write(client, db, ledger, monkeypatch):
+def test_crashed_claim_is_completed_by_the_next_write(client, db, streams, monkeypatch):
     _, learnuplets = learnuplets_of_new_chain(client)
     task = learnuplets[0]
-    crash_apply_once(monkeypatch, ledger)
+    crash_apply_once(monkeypatch, streams)
     worker = new_uuid()
-    before = counts(db)["events"]
+    before = counts(db)["stream_events"]
     assert claim(client, task["uuid"], worker=worker).status_code == 500
-    assert counts(db)["events"] == before + 1  # committed ...
+    assert counts(db)["stream_events"] == before + 1  # committed ...
     assert db.get("learnuplet", task["uuid"])["status"] == "todo"  # ... not applied
 
     # A rival claim must not win: the committed claim is rolled forward first.
     problem_details(claim(client, task["uuid"]), 409)
     stored = client.get(f"/learnuplet/{task['uuid']}").get_json()
     assert (stored["status"], stored["worker"]) == ("pending", worker)
-    assert counts(db)["events"] == before + 1
+    assert counts(db)["stream_events"] == before + 1
     assert_ledger_is_whole(db)
 
 
-def test_crashed_algo_registration_is_completed_by_an_unrelated_write(client, db, ledger, monkeypatch):
+def test_crashed_algo_registration_is_completed_by_an_unrelated_registration(
+        client, db, ledger, monkeypatch):
     problem = client.problem(size=1)
     client.data(problem["uuid"], count=3)
     body = {"uuid": new_uuid(), "problem": problem["uuid"], "name": "x"}
@@ -232,7 +269,8 @@ def test_crashed_algo_registration_is_completed_by_an_unrelated_write(client, db
     assert client.post("/algo", body).status_code == 500
     problem_details(client.get(f"/algo/{body['uuid']}"), 404)
 
-    client.problem()  # any write request rolls the committed event forward first
+    other = client.problem()
+    client.algo(other["uuid"])  # a registration that commutes with it moves the head over it
     algo = client.get(f"/algo/{body['uuid']}").get_json()
     assert algo["name"] == "x"
     learnuplets = chain(client, body["uuid"])
@@ -244,17 +282,17 @@ def test_crashed_algo_registration_is_completed_by_an_unrelated_write(client, db
     assert_ledger_is_whole(db)
 
 
-def test_crashed_report_is_completed_by_roll_forward(client, db, ledger, monkeypatch):
+def test_crashed_report_is_completed_by_the_sweep(client, db, streams, monkeypatch):
     algo_uuid, learnuplets = learnuplets_of_new_chain(client)
     task = learnuplets[0]
     assert claim(client, task["uuid"]).status_code == 200
-    crash_apply_once(monkeypatch, ledger)
+    crash_apply_once(monkeypatch, streams)
     body = done_body(task, 0.6)
     assert client.post(f"/learndone/{task['uuid']}", body).status_code == 500
     assert [doc["status"] for doc in chain(client, algo_uuid)] == ["pending", "waiting", "waiting"]
 
-    assert ledger.roll_forward() == 1
-    assert ledger.roll_forward() == 0
+    assert streams.sweep() == 1
+    assert streams.sweep() == 0
     after = chain(client, algo_uuid)
     assert [doc["status"] for doc in after] == ["done", "todo", "waiting"]
     assert after[0]["perf"] == 0.6 and after[1]["model_start"] == task["model_end"]
@@ -291,17 +329,18 @@ def _crash_after_inserts(store, monkeypatch):
     monkeypatch.setattr(store, "write", write)
 
 
-@pytest.mark.parametrize("where", ["write", "between inserts and updates", "move_head"])
-def test_crash_in_the_middle_of_apply_is_completed_exactly_once(client, db, ledger, monkeypatch,
+@pytest.mark.parametrize("where", ["write", "between inserts and updates", "insert_events",
+                                   "write_many", "move_head"])
+def test_crash_in_the_middle_of_apply_is_completed_exactly_once(client, db, ledgers, monkeypatch,
                                                                 where):
     problem = client.problem(size=1)
     algo_uuids = [client.algo(problem["uuid"])["new_algo"]["uuid"] for _ in range(2)]
-    spy = StoreSpy(ledger.store)
+    spy = StoreSpy(ledgers.store)
     if where == "between inserts and updates":
         _crash_after_inserts(spy, monkeypatch)
     else:
         spy.fail_once[where] = SimulatedCrash("crash in the middle of apply")
-    monkeypatch.setattr(ledger, "store", spy)
+    use_store(monkeypatch, ledgers, spy)
     uuids = [new_uuid(), new_uuid()]
     assert client.post("/data", {"uuid": uuids, "problems": problem["uuid"]}).status_code == 500
 
@@ -344,82 +383,142 @@ def test_refused_requests_store_nothing(client, db):
 
 def test_events_are_never_rewritten(client, db):
     algo_uuid, learnuplets = learnuplets_of_new_chain(client)
-    early = db.dump("events")
+    early = {name: db.dump(name) for name in ("events", "stream_events")}
     assert claim(client, learnuplets[0]["uuid"]).status_code == 200
     client.post(f"/learndone/{learnuplets[0]['uuid']}", {"status": "failed"})
     client.data(learnuplets[0]["problem"], count=2)
-    later = db.dump("events")
-    assert later[:len(early)] == early and len(later) == len(early) + 3
+    later = {name: db.dump(name) for name in ("events", "stream_events")}
+    for name, events in early.items():
+        assert all(event in later[name] for event in events)
+    assert len(later["events"]) == len(early["events"]) + 1  # the upload
+    assert len(later["stream_events"]) == len(early["stream_events"]) + 3  # claim, report, extension
     assert_ledger_is_whole(db)
 
 
-# --- commuting decisions ---------------------------------------------------------------
+# --- commuting registry decisions --------------------------------------------------------
 
-def _foreign_event(db, number, writes):
-    """An event committed by another process (nothing to apply: it names no real document)."""
-    db.insert_event("events", {"_id": number, "kind": "task_claimed", "collection": "learnuplet",
-                               "uuid": new_uuid(), "worker": new_uuid(), "at": 0, "by": "other",
-                               "reads": writes, "writes": writes, "lease_seconds": 0})
+def _foreign_algo(client, db, number):
+    """An algo registration committed as registry event `number` by another process, not
+    applied yet (for a problem of its own, so it commutes with everything the test does)."""
+    problem = client.problem()["uuid"]
+    algo = {"uuid": new_uuid(), "problem": problem, "name": "foreign"}
+    db.insert_event("events", {"_id": number, "kind": "algo_registered", "at": 0, "by": "other",
+                               "reads": [f"algo:{algo['uuid']}", f"problem:{problem}",
+                                         f"data:{problem}"],
+                               "writes": [f"algo:{algo['uuid']}", f"algos:{problem}",
+                                          f"chain:{algo['uuid']}"],
+                               "algo": algo})
+    return algo
 
 
-def test_a_decision_whose_reads_were_not_written_meanwhile_commits_without_deciding_again(
-        client, db, ledger, monkeypatch):
-    _, tasks = learnuplets_of_new_chain(client, count=1)
-    head = ledger.head()
+def _deciding(ledger, monkeypatch, after_first_decision):
+    """Count the registry's decisions; run `after_first_decision` right after the first one."""
     decisions = []
-    real_head = ledger.head
-    # Another process commits an unrelated event right after our decision read head `head`.
-    monkeypatch.setattr(ledger, "head", lambda: head if not decisions else real_head())
     original = ledger.commit
 
-    def commit_after_foreign_event(decide):
+    def commit(decide):
         def counted():
             decisions.append(1)
             content = decide()
             if len(decisions) == 1:
-                _foreign_event(db, head + 1, ["task:someone-else"])
+                after_first_decision()
             return content
         return original(counted)
 
-    monkeypatch.setattr(ledger, "commit", commit_after_foreign_event)
-    assert claim(client, tasks[0]["uuid"]).status_code == 200
+    monkeypatch.setattr(ledger, "commit", commit)
+    return decisions
+
+
+def test_a_decision_whose_reads_were_not_written_meanwhile_commits_without_deciding_again(
+        client, db, ledger, monkeypatch):
+    problem = client.problem()["uuid"]
+    head = ledger.head()
+    foreign = {}
+    decisions = _deciding(ledger, monkeypatch,
+                          lambda: foreign.update(_foreign_algo(client, db, head + 1)))
+    assert client.post("/algo", {"uuid": new_uuid(), "problem": problem, "name": "x"}
+                       ).status_code == 201
     assert len(decisions) == 1  # not decided again
     ours = db.event("events", head + 2)
-    assert ours["kind"] == "task_claimed" and ours["uuid"] == tasks[0]["uuid"]
+    assert ours["kind"] == "algo_registered" and ours["algo"]["problem"] == problem
+    # ours moved the head over the foreign one only by applying it first
+    assert client.get(f"/algo/{foreign['uuid']}").status_code == 200
+    assert_ledger_is_whole(db)
 
 
-def test_a_decision_whose_reads_were_written_meanwhile_is_decided_again(client, db, ledger, monkeypatch):
-    _, tasks = learnuplets_of_new_chain(client, count=1)
+def test_a_decision_whose_reads_were_written_meanwhile_is_decided_again(client, db, ledger,
+                                                                         monkeypatch):
+    problem = client.problem()["uuid"]
     head = ledger.head()
-    decisions = []
-    original = ledger.commit
 
-    def commit_after_conflicting_event(decide):
-        def counted():
-            decisions.append(1)
-            content = decide()
-            if len(decisions) == 1:  # someone commits a change to the same task
-                _foreign_event(db, head + 1, [f"task:{tasks[0]['uuid']}"])
-                db.move_head("head", head + 1)
-            return content
-        return original(counted)
+    def conflicting_upload():  # someone registers data for the same problem meanwhile
+        db.insert_event("events", {"_id": head + 1, "kind": "data_registered", "at": 0,
+                                   "by": "other", "reads": [], "writes": ["data", f"data:{problem}"],
+                                   "data": [new_uuid()], "problems": [problem], "algos": []})
 
-    monkeypatch.setattr(ledger, "commit", commit_after_conflicting_event)
-    assert claim(client, tasks[0]["uuid"]).status_code == 200
+    decisions = _deciding(ledger, monkeypatch, conflicting_upload)
+    answer = client.post("/algo", {"uuid": new_uuid(), "problem": problem, "name": "x"})
+    assert answer.status_code == 201
     assert len(decisions) == 2
-    assert db.event("events", head + 2)["uuid"] == tasks[0]["uuid"]
+    assert db.event("events", head + 2)["kind"] == "algo_registered"
+    # decided after the upload was applied: its chain covers the uploaded datum
+    assert answer.get_json()["new_learnuplets"] == 1
+    assert_ledger_is_whole(db)
+
+
+# --- streams ------------------------------------------------------------------------------
+
+def test_claims_of_different_chains_never_contend(client, db, streams, monkeypatch):
+    tasks = [learnuplets_of_new_chain(client, count=1)[1][0] for _ in range(2)]
+    spy = StoreSpy(streams.store)
+    monkeypatch.setattr(streams, "store", spy)
+    for task in tasks:
+        assert claim(client, task["uuid"]).status_code == 200
+    # each: the task, its chain, the insert, the write; nothing global is read or written
+    assert [method for method, _ in spy.calls] == ["get", "get", "insert_event", "write"] * 2
+
+
+def test_a_claim_that_loses_the_race_reads_again_once_and_gets_409(client, db, streams,
+                                                                   monkeypatch):
+    _, tasks = learnuplets_of_new_chain(client, count=1)
+    task = tasks[0]
+    rival = new_uuid()
+    original = streams.prepare
+
+    def rival_commits_first(reading, content, store=None):
+        monkeypatch.setattr(streams, "prepare", original)
+        other = {**content, "worker": rival}
+        assert streams.commit(lambda r: (r.observe(reading.stream, "x", "y", None),
+                                         r.__setattr__("position", reading.position),
+                                         r.__setattr__("documents", reading.documents),
+                                         other)[-1]) is not None
+        return original(reading, content, store)
+
+    monkeypatch.setattr(streams, "prepare", rival_commits_first)
+    spy = StoreSpy(streams.store)
+    monkeypatch.setattr(streams, "store", spy)
+    problem_details(claim(client, task["uuid"]), 409)
+    assert db.get("learnuplet", task["uuid"])["worker"] == rival
+    ours = [method for method, _ in spy.calls]
+    # the rival's commit (insert, write), our lost insert, one re-read of the two documents
+    # (they show the rival's claim applied), our decision again: 409, checked against a
+    # next event (none)
+    assert ours.count("insert_event") == 2 and ours.count("event") == 1, ours
+    assert len(ours) <= 12, ours
+    assert_ledger_is_whole(db)
 
 
 def test_the_head_never_passes_an_unapplied_event(client, db, ledger):
-    _, tasks = learnuplets_of_new_chain(client, count=2)
+    problem = client.problem()["uuid"]
     head = ledger.head()
     # Event head+1 is committed by a writer that is slow to apply it; ours commutes with it.
-    _foreign_event(db, head + 1, ["task:someone-else"])
-    assert claim(client, tasks[0]["uuid"]).status_code == 200
+    foreign = _foreign_algo(client, db, head + 1)
+    assert client.post("/algo", {"uuid": new_uuid(), "problem": problem, "name": "x"}
+                       ).status_code == 201
     # Ours (head+2) is applied, and the head moved over head+1 only by applying it first
     # (after SETTLE_SECONDS the writer of head+2 rolls it forward itself).
     assert ledger.head() == head + 2
-    assert db.get("learnuplet", tasks[0]["uuid"])["status"] == "pending"
+    assert client.get(f"/algo/{foreign['uuid']}").status_code == 200
     assert_ledger_is_whole(db)
 
 
@@ -430,7 +529,8 @@ def test_events_name_the_keys_they_read_and_write(client, db):
     reported = client.post(f"/learndone/{first['uuid']}", done_body(first, 0.5))
     assert reported.status_code == 200
     claimed, done = events_for(db, first["uuid"])
-    assert claimed["reads"] == claimed["writes"] == [f"task:{first['uuid']}"]
+    assert claimed["reads"] == [f"task:{first['uuid']}", f"chain:{algo_uuid}"]
+    assert claimed["writes"] == [f"task:{first['uuid']}"]
     assert set(done["reads"]) == {f"task:{first['uuid']}", f"chain:{algo_uuid}"}
     assert set(done["writes"]) == {f"task:{first['uuid']}", f"chain:{algo_uuid}",
                                    f"task:{second['uuid']}"}

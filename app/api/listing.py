@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .schemas import UUID_PATTERN
 from ..domain.states import STATUSES
+from .schemas import UUID_PATTERN
 
 _UUID = re.compile(UUID_PATTERN)
 _INTEGER = re.compile(r"^-?[0-9]{1,18}$")

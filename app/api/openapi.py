@@ -38,20 +38,21 @@ UNAPPLIED_SHOWN = 1000
 @bp.get("/ready")
 def ready() -> Response | dict[str, str]:
     """Readiness: the database answers and the ledger is applied up to its newest event."""
-    ledger = current_app.extensions[LEDGER]
+    ledgers = current_app.extensions[LEDGER]
+    registry, now = ledgers.registry, ledgers.streams.clock.now()
     try:
-        ledger.store.ping()
+        ledgers.store.ping()
         current_app.extensions["orchestrator.prepare"]()
-        head = ledger.head()
-        unapplied = ledger.store.events_after(ledger.events, head, UNAPPLIED_SHOWN)
+        head = registry.head()
+        behind = registry.store.events_after(registry.events, head, UNAPPLIED_SHOWN)
+        behind += ledgers.streams.unapplied(int((now - READY_GRACE_SECONDS) * 1000))
     except DatabaseError:
         return database_unavailable("not ready: the database is unreachable")
-    waited = ledger.clock.now() - unapplied[0]["at"] if unapplied else 0.0
-    if waited > READY_GRACE_SECONDS:
-        count = f"{len(unapplied)}{'+' if len(unapplied) == UNAPPLIED_SHOWN else ''}"
+    oldest = min((event["at"] for event in behind), default=now)
+    if now - oldest > READY_GRACE_SECONDS:
         return problem_response(503, "Service Unavailable",
-                                f"not ready: {count} committed event(s) unapplied for "
-                                f"{waited:.0f} s (ledger head {head})", "ledger-behind",
+                                f"not ready: {len(behind)} committed event(s) unapplied for "
+                                f"{now - oldest:.0f} s (registry head {head})", "ledger-behind",
                                 headers={"Retry-After": "5"})
     return {"status": "ready"}
 

@@ -8,9 +8,8 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 
-from ..domain.errors import Invalid
-from ..domain.errors import NotFound
-from ..ledger import Ledger
+from ..domain.errors import Invalid, NotFound
+from ..ledger import Ledgers
 from ..storage import Store
 from .errors import UnsupportedMediaType
 from .listing import BadQuery, make_token, parse_filters, parse_limit, read_token
@@ -21,7 +20,8 @@ _UUID = re.compile(UUID_PATTERN)
 LEDGER, STORE = "orchestrator.ledger", "orchestrator.store"
 
 
-def ledger() -> Ledger:
+def ledger() -> Ledgers:
+    """The registry and the streams the decisions commit through."""
     return current_app.extensions[LEDGER]
 
 

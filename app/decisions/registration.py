@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.errors import Conflict, Invalid
-from ..ledger import Ledger
-from ..storage import HIDDEN_FIELDS, Store
+from ..ledger import Ledger, Ledgers, Reading
+from ..storage import HIDDEN_FIELDS
 from .bounds import check_chain_plan, check_data_upload
 
 LAST = "~"  # sorts after every seq
@@ -39,10 +39,16 @@ def _same_or_conflict(kind: str, stored: dict[str, Any], sent: dict[str, Any]) -
                        f"{', '.join(different)}")
 
 
-def require_problems(store: Store, uuids: list[str], field_name: str) -> list[dict[str, Any]]:
-    """The problems, in the order given; a missing one is an invalid request (400)."""
-    found = {problem["uuid"]: problem for problem in store.get_many("problem", uuids)}
+def require_problems(ledgers: Ledgers, uuids: list[str], field_name: str) -> list[dict[str, Any]]:
+    """The problems, in the order given; a missing one is an invalid request (400).
+
+    A problem whose registration was committed but not applied yet is applied first.
+    """
+    found = {problem["uuid"]: problem for problem in ledgers.store.get_many("problem", uuids)}
     missing = [uuid for uuid in uuids if uuid not in found]
+    if missing and any([ledgers.streams.catch_up(Reading(problem_stream(uuid)))
+                        for uuid in missing]):
+        return require_problems(ledgers, uuids, field_name)
     if missing:
         raise Invalid(f"unknown problem: {', '.join(missing)}",
                       errors=[{"field": field_name, "message": f"no problem {uuid}"}
@@ -50,9 +56,13 @@ def require_problems(store: Store, uuids: list[str], field_name: str) -> list[di
     return [found[uuid] for uuid in uuids]
 
 
+def problem_stream(uuid: str) -> str:
+    return f"problem:{uuid}"
+
+
 def create_once(ledger: Ledger, collection: str, uuid: str, sent: dict[str, Any],
                 new_event: Callable[[], dict[str, Any]]) -> Registered:
-    """Commit the event that creates document `uuid`, unless it exists already.
+    """Commit the registry event that creates document `uuid`, unless it exists already.
 
     `sent` holds the client's fields: an existing document with the same ones is returned
     as is (a retry), one with different ones is a conflict. `new_event` may refuse (raise).
@@ -67,7 +77,26 @@ def create_once(ledger: Ledger, collection: str, uuid: str, sent: dict[str, Any]
             return None
         return new_event()
 
-    committed = ledger.commit(decide)
+    return _registered(ledger.commit(decide), collection, existing)
+
+
+def create_on_stream(ledgers: Ledgers, stream: str, collection: str, uuid: str,
+                     sent: dict[str, Any], new_event: Callable[[], dict[str, Any]]) -> Registered:
+    """create_once for a document that starts a stream of its own (a problem, a preduplet)."""
+    existing: dict[str, Any] = {}
+
+    def decide(reading: Reading) -> dict[str, Any] | None:
+        stored = reading.observe(stream, collection, uuid, ledgers.store.get(collection, uuid))
+        if stored:
+            _same_or_conflict(collection, dict(stored), sent)
+            existing["doc"] = stored
+            return None
+        return new_event()
+
+    return _registered(ledgers.streams.commit(decide), collection, existing)
+
+
+def _registered(committed: Any, collection: str, existing: dict[str, Any]) -> Registered:
     if committed is None:
         return Registered([existing["doc"]], created=False)
     _, writes = committed
@@ -75,39 +104,40 @@ def create_once(ledger: Ledger, collection: str, uuid: str, sent: dict[str, Any]
                       new_learnuplets=len(writes.inserts.get("learnuplet", [])))
 
 
-def register_problem(ledger: Ledger, problem: dict[str, Any], by: str) -> Registered:
-    return create_once(ledger, "problem", problem["uuid"], problem, lambda: {
+def register_problem(ledgers: Ledgers, problem: dict[str, Any], by: str) -> Registered:
+    uuid = problem["uuid"]
+    return create_on_stream(ledgers, problem_stream(uuid), "problem", uuid, problem, lambda: {
         "kind": "problem_registered", "by": by, "problem": problem})
 
 
-def register_algo(ledger: Ledger, algo: dict[str, Any], by: str,
+def register_algo(ledgers: Ledgers, algo: dict[str, Any], by: str,
                   limits: dict[str, int]) -> Registered:
     def new_event() -> dict[str, Any]:
-        problem = require_problems(ledger.store, [algo["problem"]], "problem")[0]
-        check_chain_plan(problem, ledger.store.data_before(problem["uuid"], LAST), limits)
+        problem = require_problems(ledgers, [algo["problem"]], "problem")[0]
+        check_chain_plan(problem, ledgers.store.data_before(problem["uuid"], LAST), limits)
         return {"kind": "algo_registered", "by": by, "algo": algo}
 
-    return create_once(ledger, "algo", algo["uuid"], algo, new_event)
+    return create_once(ledgers.registry, "algo", algo["uuid"], algo, new_event)
 
 
-def register_data(ledger: Ledger, uuids: list[str], problem_uuids: list[str], by: str,
+def register_data(ledgers: Ledgers, uuids: list[str], problem_uuids: list[str], by: str,
                   limits: dict[str, int]) -> Registered:
     """Register a batch of data for some problems, all or nothing, extending every chain."""
     existing: dict[str, Any] = {}
 
     def decide() -> dict[str, Any] | None:
-        store = ledger.store
+        store = ledgers.store
         stored = store.get_many("data", uuids)
         if stored:
             existing["docs"] = _identical_data_or_conflict(stored, uuids, problem_uuids)
             return None
-        problems = require_problems(store, problem_uuids, "problems")
+        problems = require_problems(ledgers, problem_uuids, "problems")
         chains = store.chains_of(problem_uuids)
         check_data_upload(problems, chains, len(uuids), limits)
         return {"kind": "data_registered", "by": by, "data": uuids, "problems": problem_uuids,
-                "chains": chains}
+                "algos": sorted(chain["uuid"] for chain in chains)}
 
-    committed = ledger.commit(decide)
+    committed = ledgers.registry.commit(decide)
     if committed is None:
         return Registered(existing["docs"], created=False)
     _, writes = committed

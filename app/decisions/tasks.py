@@ -1,7 +1,7 @@
 """Claiming, heartbeats, reports and expired leases of tasks.
 
-Every change goes through the ledger; these functions decide it from the current state: the
-task itself and, for a learnuplet that finishes, its chain document (both found by uuid).
+Each is decided on the task's stream: a learnuplet's is its algo's chain (the decision reads
+the learnuplet and the chain document, both by uuid), a preduplet's is its own.
 """
 from __future__ import annotations
 
@@ -17,53 +17,73 @@ from ..domain.states import (
     check_report,
     check_reporter,
 )
-from ..ledger import Ledger
+from ..ledger import Ledgers, Reading
+from .chains import chain_stream
 
 LEARNUPLET, PREDUPLET = "learnuplet", "preduplet"
 TASK_COLLECTIONS = (LEARNUPLET, PREDUPLET)
 STALE_BATCH = 1000  # lapsed leases expired per sweep and collection
 
 
-def _task(ledger: Ledger, collection: str, uuid: str) -> dict[str, Any]:
-    task = ledger.store.get(collection, uuid)
+def read_task(ledgers: Ledgers, reading: Reading, collection: str, uuid: str
+              ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The task and, for a learnuplet, its chain document; 404 if the task does not exist."""
+    store = ledgers.store
+    task = store.get(collection, uuid)
     if task is None:
         raise NotFound(f"no {collection} {uuid}")
-    return task
+    if collection == PREDUPLET:
+        reading.observe(f"preduplet:{uuid}", collection, uuid, task)
+        return task, None
+    stream = chain_stream(task["algo"])
+    reading.observe(stream, collection, uuid, task)
+    chain = reading.observe(stream, "chain", task["algo"], store.get("chain", task["algo"]))
+    return task, chain
 
 
-def claim(ledger: Ledger, collection: str, uuid: str, worker: str, by: str,
+def _about(collection: str, task: dict[str, Any]) -> dict[str, Any]:
+    """What every task event names: the task, and a learnuplet's algo (its stream)."""
+    about = {"collection": collection, "uuid": task["uuid"]}
+    if collection == LEARNUPLET:
+        about["algo"] = task["algo"]
+    return about
+
+
+def claim(ledgers: Ledgers, collection: str, uuid: str, worker: str, by: str,
           lease_seconds: float) -> None:
     """todo -> pending for `worker`; exactly one of any number of racing claims wins."""
 
-    def decide() -> dict[str, Any]:
-        check_claim(collection, _task(ledger, collection, uuid))
-        return {"kind": "task_claimed", "by": by, "collection": collection, "uuid": uuid,
-                "worker": worker, "lease_seconds": lease_seconds}
+    def decide(reading: Reading) -> dict[str, Any]:
+        task, _ = read_task(ledgers, reading, collection, uuid)
+        check_claim(collection, task)
+        return {"kind": "task_claimed", "by": by, **_about(collection, task), "worker": worker,
+                "lease_seconds": lease_seconds}
 
-    ledger.commit(decide)
+    ledgers.streams.commit(decide)
 
 
-def heartbeat(ledger: Ledger, collection: str, uuid: str, worker: str, by: str,
+def heartbeat(ledgers: Ledgers, collection: str, uuid: str, worker: str, by: str,
               lease_seconds: float) -> int:
     """Extend the claim of the worker that holds it; returns the new expiry (from the commit)."""
 
-    def decide() -> dict[str, Any]:
-        check_holder(collection, _task(ledger, collection, uuid), worker)
-        return {"kind": "lease_extended", "by": by, "collection": collection, "uuid": uuid,
-                "worker": worker, "lease_seconds": lease_seconds}
+    def decide(reading: Reading) -> dict[str, Any]:
+        task, _ = read_task(ledgers, reading, collection, uuid)
+        check_holder(collection, task, worker)
+        return {"kind": "lease_extended", "by": by, **_about(collection, task), "worker": worker,
+                "lease_seconds": lease_seconds}
 
-    committed = ledger.commit(decide)
+    committed = ledgers.streams.commit(decide)
     assert committed is not None  # a heartbeat always commits or refuses
     return committed[1].updates[0][2]["lease_expires"]
 
 
-def report(ledger: Ledger, collection: str, uuid: str, outcome: dict[str, Any],
+def report(ledgers: Ledgers, collection: str, uuid: str, outcome: dict[str, Any],
            worker: str | None, by: str, check_perf: bool = False) -> None:
     """Finish a task. A learnuplet's chain moves on: its lowest waiting rank becomes todo,
     starting from the algo's best model."""
 
-    def decide() -> dict[str, Any] | None:
-        task = _task(ledger, collection, uuid)
+    def decide(reading: Reading) -> dict[str, Any] | None:
+        task, chain = read_task(ledgers, reading, collection, uuid)
         stored = dict(outcome)
         if worker is not None:
             check_reporter(collection, task, worker)  # before the identical-retry answer
@@ -73,20 +93,16 @@ def report(ledger: Ledger, collection: str, uuid: str, outcome: dict[str, Any],
             return None
         if check_perf:
             _check_perf_keys(task, outcome)
-        event = {"kind": "task_reported", "by": by, "collection": collection, "uuid": uuid,
-                 "outcome": stored}
-        if collection == LEARNUPLET:
-            event.update(_chain_facts(ledger, task))
-        return event
+        return {"kind": "task_reported", "by": by, **_about(collection, task), "outcome": stored,
+                **_chain_facts(task, chain)}
 
-    ledger.commit(decide)
+    ledgers.streams.commit(decide)
 
 
-def _chain_facts(ledger: Ledger, task: dict[str, Any]) -> dict[str, Any]:
+def _chain_facts(task: dict[str, Any], chain: dict[str, Any] | None) -> dict[str, Any]:
     """What a finishing learnuplet's event records to move its chain on (see ledger/events.py)."""
-    chain = ledger.store.get("chain", task["algo"])
     if chain is None or chain["active"] != task["rank"]:
-        return {"chain": None}  # not the chain's running learnuplet: nothing to move
+        return {"chain": None}  # a preduplet, or not the chain's running learnuplet
     return {"chain": chain, "task": {name: task[name] for name in ("rank", "model_end")}}
 
 
@@ -98,32 +114,31 @@ def _check_perf_keys(task: dict[str, Any], outcome: dict[str, Any]) -> None:
         raise Invalid("performance reported for data the learnuplet does not hold", errors=errors)
 
 
-def expire_leases(ledger: Ledger, max_attempts: int) -> int:
+def expire_leases(ledgers: Ledgers, max_attempts: int) -> int:
     """Put pending tasks whose lease ran out back to todo (or failed when out of attempts).
 
-    Every server process runs this; the ledger lets exactly one of them expire each lease.
+    Every server process runs this; the streams let exactly one of them expire each lease.
     """
     expired = 0
     for collection in TASK_COLLECTIONS:
-        for uuid in ledger.store.stale_leases(collection, ledger.now(), STALE_BATCH):
-            expired += _expire_lease(ledger, collection, uuid, max_attempts)
+        for uuid in ledgers.store.stale_leases(collection, ledgers.now(), STALE_BATCH):
+            expired += _expire_lease(ledgers, collection, uuid, max_attempts)
     return expired
 
 
-def _expire_lease(ledger: Ledger, collection: str, uuid: str, max_attempts: int) -> int:
-    def decide() -> dict[str, Any] | None:
-        task = _task(ledger, collection, uuid)
-        if task["status"] != PENDING or (task.get("lease_expires") or 0) >= ledger.now():
+def _expire_lease(ledgers: Ledgers, collection: str, uuid: str, max_attempts: int) -> int:
+    def decide(reading: Reading) -> dict[str, Any] | None:
+        task, chain = read_task(ledgers, reading, collection, uuid)
+        if task["status"] != PENDING or (task.get("lease_expires") or 0) >= ledgers.now():
             return None  # reported, extended or expired by someone else meanwhile
         attempts = task.get("attempts", 0) + 1
         status = after_expired_lease(attempts, max_attempts)
-        event = {"kind": "lease_expired", "by": "orchestrator", "collection": collection,
-                 "uuid": uuid, "worker": task.get("worker"), "attempts": attempts,
-                 "status": status,
+        event = {"kind": "lease_expired", "by": "orchestrator", **_about(collection, task),
+                 "worker": task.get("worker"), "attempts": attempts, "status": status,
                  "lapsed_workers": [*task.get("lapsed_workers", []), task.get("worker")],
                  "chain": None}
-        if status != TODO and collection == LEARNUPLET:
-            event.update(_chain_facts(ledger, task))
+        if status != TODO:
+            event.update(_chain_facts(task, chain))
         return event
 
-    return 1 if ledger.commit(decide) else 0
+    return 1 if ledgers.streams.commit(decide) else 0

@@ -1,10 +1,11 @@
-"""Background upkeep: roll forward events whose writer died, and expire lapsed leases."""
+"""Background upkeep: roll forward events whose writer died (the registry's and the streams'),
+and expire lapsed leases."""
 from __future__ import annotations
 
 import logging
 import threading
 
-from ..ledger import Ledger
+from ..ledger import Ledgers
 from .tasks import expire_leases
 
 log = logging.getLogger(__name__)
@@ -13,8 +14,8 @@ log = logging.getLogger(__name__)
 class Sweeper:
     """One daemon thread per server process, every `interval` seconds."""
 
-    def __init__(self, ledger: Ledger, interval: float, max_attempts: int):
-        self.ledger = ledger
+    def __init__(self, ledgers: Ledgers, interval: float, max_attempts: int):
+        self.ledgers = ledgers
         self.interval = interval
         self.max_attempts = max_attempts
         self.stopped = threading.Event()
@@ -23,8 +24,9 @@ class Sweeper:
         self.stopped.set()
 
     def sweep(self) -> None:
-        self.ledger.roll_forward()
-        expire_leases(self.ledger, self.max_attempts)
+        self.ledgers.registry.roll_forward()
+        self.ledgers.streams.sweep()
+        expire_leases(self.ledgers, self.max_attempts)
 
     def run_forever(self) -> None:
         while not self.stopped.is_set():

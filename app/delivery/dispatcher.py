@@ -16,6 +16,7 @@ from typing import Any
 import requests
 
 from ..ledger import Ledger
+from ..storage import Store
 from .outbox import DELIVERY_KINDS, PENDING_DELIVERY, SENDING
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,12 @@ class Dispatcher:
         self.session = requests.Session()
 
     @property
-    def store(self):  # noqa: ANN201 - the ledger's store, read when used (tests wrap it)
+    def store(self) -> Store:
+        """The ledger's store, read when used (tests wrap it)."""
         return self.ledger.store
 
     @property
-    def clock(self):  # noqa: ANN201
+    def clock(self) -> Any:
         return self.ledger.clock
 
     def backoff(self, attempt: int) -> float:

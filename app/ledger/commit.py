@@ -43,7 +43,8 @@ class Ledger:
     def __init__(self, store: Store, kinds: Mapping[str, EventKind], clock: Any,
                  attempts: int = 200, stamp: dict[str, Any] | None = None, name: str = "head",
                  events: str = "events", version_field: str = "version",
-                 after_expand: Callable[[dict[str, Any], Writes], None] | None = None):
+                 after_expand: Callable[[dict[str, Any], Writes], None] | None = None,
+                 after_apply: Callable[[dict[str, Any]], Writes] | None = None):
         self.store = store
         self.kinds = kinds
         self.clock = clock
@@ -55,6 +56,7 @@ class Ledger:
         self.events = events
         self.version_field = version_field
         self.after_expand = after_expand
+        self.after_apply = after_apply  # follow-up writes of an applied event (its chains)
 
     def now(self) -> int:
         """Integer Unix seconds, as every timestamp of the API."""
@@ -175,6 +177,11 @@ class Ledger:
                      for name, documents in writes.inserts.items()},
             updates=writes.updates)
         self.store.write(stored, version, self.version_field)
+        if self.after_apply:
+            follow_up = self.after_apply(event).inserts
+            stored = Writes(inserts={**stored.inserts, **{
+                name: stored.inserts.get(name, []) + documents
+                for name, documents in follow_up.items()}}, updates=stored.updates)
         # The head means "every event up to here is applied": an event committed past
         # commuting ones moves it only once they are applied (normally at once, by their
         # writers; after SETTLE_SECONDS by us).

@@ -1,8 +1,8 @@
-"""The events of the main ledger: each kind declared once (see kinds.EventKind).
+"""Every event kind, declared once (see kinds.EventKind): the registry's and the streams'.
 
 An event records a decision compactly (uuids, outcomes, the chain documents it found); the
-documents it creates are derived here, deterministically, from the event and from documents
-that never change (problems, data), so that applying it again writes exactly the same.
+documents it creates are derived here, deterministically, from the event and from what never
+changes (problems, data, earlier events), so that applying it again writes exactly the same.
 Every timestamp an event writes is its `at`, the commit time.
 """
 from __future__ import annotations
@@ -19,7 +19,40 @@ from .kinds import Event, EventKind, registry
 LEARNUPLET, PREDUPLET = "learnuplet", "preduplet"
 
 
-# --- registrations -----------------------------------------------------------------------------
+# --- the registry: algos and data (one ledger, see commit.py) ---------------------------------
+# Their chains are planned or extended by chain events that the registry event's application
+# commits on each chain's stream (decisions/chains.py).
+
+def _algo_registered(store: Store, event: Event) -> Writes:
+    return Writes(inserts={"algo": [{**event["algo"], "timestamp_upload": event["at"]}]})
+
+
+ALGO_REGISTERED = EventKind(
+    "algo_registered",
+    # its chain covers the problem's data registered before it
+    reads=lambda e: [keys.algo(e["algo"]["uuid"]), keys.problem(e["algo"]["problem"]),
+                     keys.data_of(e["algo"]["problem"])],
+    writes=lambda e: [keys.algo(e["algo"]["uuid"]), keys.algos_of(e["algo"]["problem"]),
+                      keys.chain(e["algo"]["uuid"])],
+    expand=_algo_registered)
+
+
+def _data_registered(store: Store, event: Event) -> Writes:
+    return Writes(inserts={"data": [
+        {"uuid": uuid, "problems": event["problems"], "timestamp_upload": event["at"]}
+        for uuid in event["data"]]})
+
+
+DATA_REGISTERED = EventKind(
+    "data_registered",
+    # it extends the chain of every algo its problems had (`algos`)
+    reads=lambda e: [keys.DATA, *map(keys.problem, e["problems"]),
+                     *map(keys.algos_of, e["problems"]), *map(keys.chain, e["algos"])],
+    writes=lambda e: [keys.DATA, *map(keys.data_of, e["problems"]), *map(keys.chain, e["algos"])],
+    expand=_data_registered)
+
+
+# --- streams: one aggregate each (streams.py) --------------------------------------------------
 
 def _problem_registered(store: Store, event: Event) -> Writes:
     return Writes(inserts={"problem": [{**event["problem"], "timestamp_upload": event["at"]}]})
@@ -30,51 +63,6 @@ PROBLEM_REGISTERED = EventKind(
     reads=lambda e: [keys.problem(e["problem"]["uuid"])],
     writes=lambda e: [keys.problem(e["problem"]["uuid"])],
     expand=_problem_registered)
-
-
-def _algo_registered(store: Store, event: Event) -> Writes:
-    algo = event["algo"]
-    problem = store.get("problem", algo["problem"])
-    # The chain covers the data registered before this event (ledger order = upload order).
-    data = store.data_before(algo["problem"], seq_of(event["_id"]))
-    chain = new_chain(algo["uuid"], algo["problem"])
-    learnuplets, fields = extend_chain(chain, problem, data, event["at"])
-    return Writes(inserts={"algo": [{**algo, "timestamp_upload": event["at"]}],
-                           "chain": [{**chain, **fields}], "learnuplet": learnuplets})
-
-
-ALGO_REGISTERED = EventKind(
-    "algo_registered",
-    # the chain is planned over the problem's data when the event is applied
-    reads=lambda e: [keys.algo(e["algo"]["uuid"]), keys.problem(e["algo"]["problem"]),
-                     keys.data_of(e["algo"]["problem"])],
-    writes=lambda e: [keys.algo(e["algo"]["uuid"]), keys.algos_of(e["algo"]["problem"]),
-                      keys.chain(e["algo"]["uuid"])],
-    expand=_algo_registered)
-
-
-def _data_registered(store: Store, event: Event) -> Writes:
-    at = event["at"]
-    data = [{"uuid": uuid, "problems": event["problems"], "timestamp_upload": at}
-            for uuid in event["data"]]
-    problems = {doc["uuid"]: doc for doc in store.get_many("problem", event["problems"])}
-    writes = Writes(inserts={"data": data, "learnuplet": []})
-    for chain in event["chains"]:  # as the decision found them
-        learnuplets, fields = extend_chain(chain, problems[chain["problem"]], event["data"], at)
-        writes.inserts["learnuplet"] += learnuplets
-        if fields:
-            writes.updates.append(("chain", chain["uuid"], fields))
-    return writes
-
-
-DATA_REGISTERED = EventKind(
-    "data_registered",
-    reads=lambda e: [keys.DATA, *map(keys.problem, e["problems"]),
-                     *map(keys.algos_of, e["problems"]),
-                     *(keys.chain(chain["uuid"]) for chain in e["chains"])],
-    writes=lambda e: [keys.DATA, *map(keys.data_of, e["problems"]),
-                      *(keys.chain(chain["uuid"]) for chain in e["chains"])],
-    expand=_data_registered)
 
 
 def _prediction_requested(store: Store, event: Event) -> Writes:
@@ -88,6 +76,51 @@ PREDICTION_REQUESTED = EventKind(
                      keys.algos_of(e["preduplet"]["problem"]), *map(keys.chain, e["chains"])],
     writes=lambda e: [keys.task(e["preduplet"]["uuid"])],
     expand=_prediction_requested)
+
+
+def _registered_data(store: Store, event: Event) -> list[str]:
+    """The data a chain event plans over: registered before its registry event."""
+    registry = event["registry"]
+    if event["kind"] == "chain_planned":
+        return store.data_before(event["problem"], seq_of(registry))
+    return store.event("events", registry)["data"]
+
+
+def _chain_planned(store: Store, event: Event) -> Writes:
+    chain = new_chain(event["algo"], event["problem"])
+    learnuplets, fields = extend_chain(chain, store.get("problem", event["problem"]),
+                                       _registered_data(store, event), event["at"])
+    return Writes(inserts={"chain": [{**chain, **fields, "registry": event["registry"]}],
+                           LEARNUPLET: learnuplets})
+
+
+CHAIN_PLANNED = EventKind(
+    "chain_planned",
+    reads=lambda e: [keys.chain(e["algo"]), keys.problem(e["problem"]), keys.data_of(e["problem"])],
+    writes=lambda e: [keys.chain(e["algo"]), keys.algos_of(e["problem"])],
+    expand=_chain_planned)
+
+
+def _chain_extended(store: Store, event: Event) -> Writes:
+    chain = event["chain"]  # as the decision found it
+    learnuplets, fields = extend_chain(chain, store.get("problem", chain["problem"]),
+                                       _registered_data(store, event), event["at"])
+    return Writes(inserts={LEARNUPLET: learnuplets},
+                  updates=[("chain", chain["uuid"], {**fields, "registry": event["registry"]})])
+
+
+def _active(chain: Event) -> list[str]:
+    """The running learnuplet of a chain, which a chain decision reads for its position."""
+    rank = chain["active"]
+    return [] if rank is None else [keys.task(learnuplet_uuid(chain["uuid"], rank))]
+
+
+CHAIN_EXTENDED = EventKind(
+    "chain_extended",
+    reads=lambda e: [keys.chain(e["chain"]["uuid"]), *_active(e["chain"]),
+                     keys.problem(e["chain"]["problem"])],
+    writes=lambda e: [keys.chain(e["chain"]["uuid"])],
+    expand=_chain_extended)
 
 
 # --- tasks -------------------------------------------------------------------------------------
@@ -107,8 +140,9 @@ def _one_task(e: Event) -> list[str]:
     return [keys.task(e["uuid"])]
 
 
-TASK_CLAIMED = EventKind("task_claimed", reads=_one_task, writes=_one_task, expand=_task_claimed)
-LEASE_EXTENDED = EventKind("lease_extended", reads=_one_task, writes=_one_task,
+TASK_CLAIMED = EventKind("task_claimed", reads=lambda e: _task_reads(e), writes=_one_task,
+                         expand=_task_claimed)
+LEASE_EXTENDED = EventKind("lease_extended", reads=lambda e: _task_reads(e), writes=_one_task,
                            expand=_lease_extended)
 
 
@@ -124,8 +158,10 @@ def _promoted(event: Event) -> str | None:
     return learnuplet_uuid(chain["uuid"], chain["next_waiting"])
 
 
-def _finishing_reads(e: Event) -> list[str]:
-    return [keys.task(e["uuid"]), *([keys.chain(e["chain"]["uuid"])] if _moves_chain(e) else [])]
+def _task_reads(e: Event) -> list[str]:
+    """A task decision reads the task, and a learnuplet's its chain document (its position)."""
+    chain = [keys.chain(e["algo"])] if e["collection"] == LEARNUPLET else []
+    return [keys.task(e["uuid"]), *chain]
 
 
 def _finishing_writes(e: Event) -> list[str]:
@@ -154,7 +190,7 @@ def _task_reported(store: Store, event: Event) -> Writes:
                            *_chain_moves(event, done)])
 
 
-TASK_REPORTED = EventKind("task_reported", reads=_finishing_reads, writes=_finishing_writes,
+TASK_REPORTED = EventKind("task_reported", reads=lambda e: _task_reads(e), writes=_finishing_writes,
                           expand=_task_reported)
 
 
@@ -169,8 +205,9 @@ def _lease_expired(store: Store, event: Event) -> Writes:
                            *_chain_moves(event, None)])
 
 
-LEASE_EXPIRED = EventKind("lease_expired", reads=_finishing_reads, writes=_finishing_writes,
+LEASE_EXPIRED = EventKind("lease_expired", reads=lambda e: _task_reads(e), writes=_finishing_writes,
                           expand=_lease_expired)
 
-KINDS = registry(PROBLEM_REGISTERED, ALGO_REGISTERED, DATA_REGISTERED, PREDICTION_REQUESTED,
-                 TASK_CLAIMED, LEASE_EXTENDED, TASK_REPORTED, LEASE_EXPIRED)
+REGISTRY_KINDS = registry(ALGO_REGISTERED, DATA_REGISTERED)
+STREAM_KINDS = registry(PROBLEM_REGISTERED, PREDICTION_REQUESTED, CHAIN_PLANNED, CHAIN_EXTENDED,
+                        TASK_CLAIMED, LEASE_EXTENDED, TASK_REPORTED, LEASE_EXPIRED)

@@ -75,13 +75,35 @@ class Store(ABC):
     def insert_event(self, events: str, event: dict[str, Any]) -> None:
         """Insert an event keyed by its `_id`; raises Duplicate if that number is taken."""
 
+    def insert_events(self, events: str, batch: list[dict[str, Any]]) -> set[Any]:
+        """Insert several events; returns the keys that were taken (those not inserted)."""
+        taken = set()
+        for event in batch:
+            try:
+                self.insert_event(events, event)
+            except Duplicate:
+                taken.add(event["_id"])
+        return taken
+
     @abstractmethod
-    def event(self, events: str, number: int) -> dict[str, Any] | None:
-        """The event with this number, or None."""
+    def event(self, events: str, number: int | str) -> dict[str, Any] | None:
+        """The event with this key (a number, or `<stream>/<number>`), or None."""
 
     @abstractmethod
     def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` events numbered after `number`, in order."""
+
+    @abstractmethod
+    def events_since(self, events: str, ms: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` events whose commit time `ms` is at or after `ms`, oldest first."""
+
+    @abstractmethod
+    def checkpoint(self, name: str) -> int:
+        """A sweep checkpoint (a commit time in ms); 0 before the first."""
+
+    @abstractmethod
+    def move_checkpoint(self, name: str, ms: int) -> None:
+        """Move a sweep checkpoint forward to `ms` (never back)."""
 
     @abstractmethod
     def head(self, name: str) -> int | None:
@@ -104,14 +126,21 @@ class Store(ABC):
         `version_field` is missing or lower, so an older event never overwrites a newer one.
         """
 
+    def write_many(self, batch: list[tuple[Writes, int]], version_field: str) -> None:
+        """Apply several events' writes (each with its version), as write() does for one."""
+        for writes, version in batch:
+            self.write(writes, version, version_field)
+
     # -- life cycle ----------------------------------------------------------------------------
     @abstractmethod
     def prepare(self) -> None:
         """Make the store ready (indexes, files); idempotent, run at start-up."""
 
+    @abstractmethod
     def ping(self) -> None:
         """Raise if the database does not answer (GET /ready)."""
 
+    @abstractmethod
     def close(self) -> None:
         """Release connections and files."""
 

@@ -283,7 +283,7 @@ class EmbeddedStore(Store):
                 raise Duplicate(event["_id"])
             self._commit({"i": {events: [event]}})
 
-    def event(self, events: str, number: int) -> dict[str, Any] | None:
+    def event(self, events: str, number: int | str) -> dict[str, Any] | None:
         with self._locked():
             event = self._collections.get(events, EMPTY).documents.get(number)
             return None if event is None else copy(event)
@@ -294,6 +294,35 @@ class EmbeddedStore(Store):
             start = bisect_right(collection.numbered, number)
             keys = collection.numbered[start:start + limit] if limit else collection.numbered[start:]
             return [copy(collection.documents[key]) for key in keys]
+
+    def insert_events(self, events: str, batch: list[dict[str, Any]]) -> set[Any]:
+        with self._locked():
+            stored = self._collections.get(events, EMPTY).documents
+            taken = {event["_id"] for event in batch if event["_id"] in stored}
+            fresh = [event for event in batch if event["_id"] not in taken]  # keys differ
+            if fresh:
+                self._commit({"i": {events: fresh}})
+            return taken
+
+    def events_since(self, events: str, ms: int, limit: int) -> list[dict[str, Any]]:
+        with self._locked():
+            found = [event for event in self._collections.get(events, EMPTY).documents.values()
+                     if any(at >= ms for at in numbers(event.get("ms")))]
+            found.sort(key=lambda event: event["ms"])
+            return [copy(event) for event in (found[:limit] if limit else found)]
+
+    def checkpoint(self, name: str) -> int:
+        with self._locked():
+            found = self._collections.get(HEADS, EMPTY).documents.get(name)
+            return 0 if found is None else found["ms"]
+
+    def move_checkpoint(self, name: str, ms: int) -> None:
+        with self._locked():
+            found = self._collections.get(HEADS, EMPTY).documents.get(name)
+            if found is None:
+                self._commit({"i": {HEADS: [{"_id": name, "ms": ms}]}})
+            elif found["ms"] < ms:
+                self._commit({"u": [[HEADS, name, {"ms": ms}]]})
 
     def head(self, name: str) -> int | None:
         with self._locked():
@@ -314,6 +343,17 @@ class EmbeddedStore(Store):
     def write(self, writes: Writes, version: int, version_field: str) -> None:
         with self._locked(), _collector_paused():
             self._commit(self._changes(writes, version, version_field))
+
+    def write_many(self, batch: list[tuple[Writes, int]], version_field: str) -> None:
+        """One journal record for the whole batch (the events touch different documents)."""
+        with self._locked(), _collector_paused():
+            merged: dict[str, Any] = {"i": {}, "u": []}
+            for writes, version in batch:
+                changes = self._changes(writes, version, version_field)
+                for name, documents in changes["i"].items():
+                    merged["i"].setdefault(name, []).extend(documents)
+                merged["u"] += changes.get("u", [])
+            self._commit(merged)
 
     def _changes(self, writes: Writes, version: int, version_field: str) -> dict[str, Any]:
         """What `writes` changes, decided in order as MongoStore's commands apply it: a stored

@@ -30,4 +30,5 @@ INDEXES: dict[str, list[Index]] = {
         [("status", ASC), ("lease_expires", ASC)]],
     "chain": [[("problem", ASC)]],  # chains_of
     "outbox": [[("state", ASC), ("next_attempt", ASC)]],  # due_deliveries
+    "stream_events": [[("ms", ASC)]],  # events_since (the stream sweep)
 }

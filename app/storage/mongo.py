@@ -82,12 +82,36 @@ class MongoStore(Store):
         except DuplicateKeyError:
             raise Duplicate(event["_id"]) from None
 
-    def event(self, events: str, number: int) -> dict[str, Any] | None:
+    def insert_events(self, events: str, batch: list[dict[str, Any]]) -> set[Any]:
+        try:
+            self.db[events].insert_many(batch, ordered=False)
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return {batch[e["index"]]["_id"] for e in errors}
+        return set()
+
+    def event(self, events: str, number: int | str) -> dict[str, Any] | None:
         return self.db[events].find_one({"_id": number})
 
     def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
         return list(self.db[events].find({"_id": {"$gt": number}}, sort=[("_id", ASCENDING)],
                                          limit=limit))
+
+    def events_since(self, events: str, ms: int, limit: int) -> list[dict[str, Any]]:
+        return list(self.db[events].find({"ms": {"$gte": ms}}, sort=[("ms", ASCENDING)],
+                                         limit=limit))
+
+    def checkpoint(self, name: str) -> int:
+        doc = self.db[HEADS].find_one({"_id": name})
+        return 0 if doc is None else doc["ms"]
+
+    def move_checkpoint(self, name: str, ms: int) -> None:
+        try:
+            self.db[HEADS].update_one({"_id": name}, {"$max": {"ms": ms}}, upsert=True)
+        except DuplicateKeyError:  # two first moves raced; the other one created it
+            self.db[HEADS].update_one({"_id": name}, {"$max": {"ms": ms}})
 
     def head(self, name: str) -> int | None:
         doc = self.db[HEADS].find_one({"_id": name})
@@ -104,17 +128,24 @@ class MongoStore(Store):
                                   {"$set": {"version": version}})
 
     def write(self, writes: Writes, version: int, version_field: str) -> None:
-        for name, documents in writes.inserts.items():
-            for chunk in chunks([{"_id": doc["uuid"], **doc} for doc in documents]):
+        self.write_many([(writes, version)], version_field)
+
+    def write_many(self, batch: list[tuple[Writes, int]], version_field: str) -> None:
+        inserts: dict[str, list[dict[str, Any]]] = {}
+        updates: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+        for writes, version in batch:
+            for name, documents in writes.inserts.items():
+                inserts.setdefault(name, []).extend({"_id": doc["uuid"], **doc} for doc in documents)
+            for name, uuid, fields in writes.updates:
+                # $not matches a document with no version field yet, as well as older ones
+                updates.setdefault(name, []).append((
+                    {"_id": uuid, version_field: {"$not": {"$gte": version}}},
+                    {"$set": {**fields, version_field: version}}))
+        for name, documents in inserts.items():
+            for chunk in chunks(documents):
                 self._insert_missing(name, chunk)
-        by_collection: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-        for name, uuid, fields in writes.updates:
-            # $not matches a document with no version field yet, as well as older ones
-            by_collection.setdefault(name, []).append((
-                {"_id": uuid, version_field: {"$not": {"$gte": version}}},
-                {"$set": {**fields, version_field: version}}))
-        for name, updates in by_collection.items():
-            for chunk in chunks(updates):
+        for name, changes in updates.items():
+            for chunk in chunks(changes):
                 self._update(name, chunk)
 
     def _insert_missing(self, name: str, documents: list[dict[str, Any]]) -> None:

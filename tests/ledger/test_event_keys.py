@@ -14,13 +14,14 @@ import pytest
 from conftest import new_uuid
 from helpers import claim, done_body
 
+from app import stop_background
 from app.decisions.tasks import expire_leases
 from app.delivery.dispatcher import Dispatcher, delivery_ledger
-from app.ledger import keys
-from app.ledger.events import KINDS
 from app.delivery.outbox import DELIVERY_KINDS
+from app.ledger import keys
+from app.ledger.events import REGISTRY_KINDS, STREAM_KINDS
 
-ALL_KINDS = {**KINDS, **DELIVERY_KINDS}
+ALL_KINDS = {**REGISTRY_KINDS, **STREAM_KINDS, **DELIVERY_KINDS}
 
 
 def document_keys(collection: str, uuid: str, document: dict[str, Any] | None,
@@ -44,33 +45,38 @@ def document_keys(collection: str, uuid: str, document: dict[str, Any] | None,
 
 
 class RecordingStore:
-    """The app's store, recording the keys of every document read."""
+    """The app's store, recording the keys of every document read into the innermost commit
+    under way (a registry event's application commits its chains' events)."""
 
     def __init__(self, store: Any):
         self._store = store
-        self.read: set[str] = set()
+        self.frames: list[set[str]] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
+    def _read(self, found: set[str]) -> None:
+        if self.frames:
+            self.frames[-1].update(found)
+
     def get(self, collection, uuid):
         found = self._store.get(collection, uuid)
-        self.read |= document_keys(collection, uuid, found, inserted=False)
+        self._read(document_keys(collection, uuid, found, inserted=False))
         return found
 
     def get_many(self, collection, uuids):
         for uuid in uuids:
-            self.read |= document_keys(collection, uuid, None, inserted=False)
+            self._read(document_keys(collection, uuid, None, inserted=False))
         return self._store.get_many(collection, uuids)
 
     def chains_of(self, problems):
         found = self._store.chains_of(problems)
-        self.read |= {keys.algos_of(problem) for problem in problems}
-        self.read |= {keys.chain(chain["uuid"]) for chain in found}
+        self._read({keys.algos_of(problem) for problem in problems})
+        self._read({keys.chain(chain["uuid"]) for chain in found})
         return found
 
     def data_before(self, problem, seq):
-        self.read.add(keys.data_of(problem))
+        self._read({keys.data_of(problem)})
         return self._store.data_before(problem, seq)
 
 
@@ -87,26 +93,34 @@ def written_keys(event: dict[str, Any], writes: Any) -> set[str]:
 
 
 class Recorder:
-    """Wraps ledgers' commit to record, per committed event, the keys read and written."""
+    """Wraps ledgers' commits to record, per committed event, the keys read and written. Events
+    committed together (commit_all) are recorded as one group, with what the group read."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, store: Any):
         self.monkeypatch = monkeypatch
-        self.records: list[tuple[dict[str, Any], set[str], set[str]]] = []
+        self.store = RecordingStore(store)
+        self.records: list[tuple[list[dict[str, Any]], set[str], set[str]]] = []
 
     def watch(self, ledger: Any) -> None:
-        recording = RecordingStore(ledger.store)
-        self.monkeypatch.setattr(ledger, "store", recording)
-        original = ledger.commit
+        self.monkeypatch.setattr(ledger, "store", self.store)
+        for name in ("commit", "commit_all"):
+            if hasattr(ledger, name):
+                self.monkeypatch.setattr(ledger, name, self._recorded(getattr(ledger, name)))
 
+    def _recorded(self, original):
         def commit(decide):
-            recording.read = set()
-            committed = original(decide)
-            if committed is not None:
-                event, writes = committed
-                self.records.append((event, set(recording.read), written_keys(event, writes)))
+            self.store.frames.append(set())
+            try:
+                committed = original(decide)
+            finally:
+                read = self.store.frames.pop()
+            done = committed if isinstance(committed, list) else [committed] if committed else []
+            if done:
+                written = set().union(*(written_keys(event, writes) for event, writes in done))
+                self.records.append(([event for event, _ in done], read, written))
             return committed
 
-        self.monkeypatch.setattr(ledger, "commit", commit)
+        return commit
 
 
 class OffsetClock:
@@ -120,13 +134,13 @@ class OffsetClock:
         return getattr(self.clock, name)
 
 
-def run_every_kind(make_app, client_for, compute, monkeypatch) -> list[tuple[dict, set, set]]:
+def run_every_kind(make_app, client_for, compute, monkeypatch) -> list[tuple[list, set, set]]:
     app = make_app(MAX_ATTEMPTS=1, COMPUTE_URL=compute.url, LEASE_SECONDS=60)
-    ledger = app.extensions["orchestrator.ledger"]
-    from app import stop_background
+    ledgers = app.extensions["orchestrator.ledger"]
     stop_background(app)  # the dispatcher below is driven by hand
-    recorder = Recorder(monkeypatch)
-    recorder.watch(ledger)
+    recorder = Recorder(monkeypatch, ledgers.store)
+    recorder.watch(ledgers.registry)
+    recorder.watch(ledgers.streams)
     client = client_for(app)
 
     problem = client.problem(size=1)["uuid"]
@@ -144,12 +158,12 @@ def run_every_kind(make_app, client_for, compute, monkeypatch) -> list[tuple[dic
     prediction = client.post("/prediction", {"data": new_uuid(), "problem": problem})
     assert prediction.status_code == 201
     assert claim(client, tasks[2]["uuid"]).status_code == 200
-    clock = OffsetClock(ledger.clock)
-    monkeypatch.setattr(ledger, "clock", clock)
+    clock = OffsetClock(ledgers.streams.clock)
+    monkeypatch.setattr(ledgers.streams, "clock", clock)
     clock.offset = 120  # the lease lapses; MAX_ATTEMPTS=1: the task fails, the chain moves on
-    assert expire_leases(ledger, max_attempts=1) == 1
+    assert expire_leases(ledgers, max_attempts=1) == 1
 
-    dispatcher = Dispatcher(delivery_ledger(ledger), app.config)
+    dispatcher = Dispatcher(delivery_ledger(ledgers.registry), app.config)
     recorder.watch(dispatcher.ledger)
     entry = next(entry for entry in dispatcher.store.due_deliveries(["pending"], clock.now(), 10))
     started = dispatcher.start_attempt(entry)
@@ -159,13 +173,14 @@ def run_every_kind(make_app, client_for, compute, monkeypatch) -> list[tuple[dic
 
 def uncovered(records, kinds=ALL_KINDS) -> list[str]:
     problems = []
-    for event, read, written in records:
-        kind = kinds[event["kind"]]
-        declared_reads, declared_writes = set(kind.reads(event)), set(kind.writes(event))
+    for events, read, written in records:
+        names = "+".join(sorted({event["kind"] for event in events}))
+        declared_reads = set().union(*(kinds[event["kind"]].reads(event) for event in events))
+        declared_writes = set().union(*(kinds[event["kind"]].writes(event) for event in events))
         if read - declared_reads:
-            problems.append(f"{event['kind']} read {sorted(read - declared_reads)} undeclared")
+            problems.append(f"{names} read {sorted(read - declared_reads)} undeclared")
         if written - declared_writes:
-            problems.append(f"{event['kind']} wrote {sorted(written - declared_writes)} undeclared")
+            problems.append(f"{names} wrote {sorted(written - declared_writes)} undeclared")
     return problems
 
 
@@ -176,7 +191,7 @@ def records(make_app, compute, monkeypatch):
 
 
 def test_the_scenario_commits_every_kind(records):
-    assert {event["kind"] for event, _, _ in records} == set(ALL_KINDS)
+    assert {event["kind"] for events, _, _ in records for event in events} == set(ALL_KINDS)
 
 
 def test_declared_keys_cover_every_read_and_write(records):
@@ -195,7 +210,7 @@ def test_deleting_any_declared_key_is_caught(records):
 
     missed = []
     for name, kind in ALL_KINDS.items():
-        events = [event for event, _, _ in records if event["kind"] == name]
+        events = [event for group, _, _ in records for event in group if event["kind"] == name]
         for side in ("reads", "writes"):
             positions = {position for event in events
                          for position in range(len(getattr(kind, side)(event)))}

@@ -1,0 +1,251 @@
+"""Streams: the commit primitive for changes that concern one aggregate.
+
+A stream orders the events of one aggregate: a problem (`problem:<uuid>`), a preduplet
+(`preduplet:<uuid>`), or an algo's chain of learnuplets with its chain document
+(`chain:<algo>`). Its events are numbered 1, 2, 3 … and keyed `<stream>/<number>`; the
+documents of the aggregate carry `version`, the number of the last event that wrote them.
+
+A decision reads the aggregate's documents (a `Reading` records them and their versions);
+its position is the highest version it saw. It commits by INSERTING the event numbered
+position + 1: the unique key is the commit point, so of any number of racing writers in any
+number of processes exactly one commits each number. Every event of a stream writes at
+least one document a later decision of that stream reads (the chain document, or the
+learnuplet that is running), and an event is only inserted after the one before it was
+applied, so a stream has at most one unapplied event: the one right after the position.
+A writer that meets it waits for its writer to apply it (or, after SETTLE_SECONDS, applies
+it itself: applying is idempotent) and decides again. So losing a race costs one failed
+insert and one re-read, and nothing waits on a global counter: claims and reports of
+different tasks never contend.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain.errors import Busy, Refusal
+from ..storage import Duplicate, Store, Writes
+from .commit import SETTLE_SECONDS
+from .kinds import EventKind
+
+log = logging.getLogger(__name__)
+EVENTS = "stream_events"
+CHECKPOINT = "streams"  # the ledger document holding the sweep checkpoint
+SWEEP_SKEW_MS = 60_000  # servers' clocks may differ by this much; the sweep looks back as far
+SWEEP_BATCH = 1000
+
+
+def event_id(stream: str, number: int) -> str:
+    return f"{stream}/{number:012d}"
+
+
+@dataclass
+class Reading:
+    """The documents a decision read on its stream, and so its position."""
+
+    stream: str | None = None
+    documents: list[tuple[str, str]] = field(default_factory=list)
+    position: int = 0
+
+    def observe(self, stream: str, collection: str, uuid: str,
+                document: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """Record a document read for the decision (None: it does not exist yet)."""
+        assert self.stream in (None, stream), "a decision reads one stream"
+        self.stream = stream
+        self.documents.append((collection, uuid))
+        self.position = max(self.position, (document or {}).get("version", 0))
+        return document
+
+
+Decide = Callable[[Reading], dict[str, Any] | None]
+
+
+class StreamLedger:
+    def __init__(self, store: Store, kinds: Mapping[str, EventKind], clock: Any,
+                 attempts: int = 200, stamp: dict[str, Any] | None = None,
+                 after_expand: Callable[[dict[str, Any], Writes], None] | None = None):
+        self.store = store
+        self.kinds = kinds
+        self.clock = clock
+        self.attempts = attempts
+        self.stamp = stamp or {}
+        self.after_expand = after_expand
+
+    def now(self) -> int:
+        return int(self.clock.now())
+
+    # -- committing ---------------------------------------------------------------------------
+    def commit(self, decide: Decide) -> tuple[dict[str, Any], Writes] | None:
+        """Decide and commit one event; returns it with what it wrote, or None if nothing to do.
+
+        `decide` reads the aggregate (recording what it read in the Reading it is given) and
+        returns the event's content, None when the request changes nothing, or raises a
+        Refusal. A refusal is re-checked once after applying an event its writer left behind.
+        """
+        rechecked = False
+        for _ in range(self.attempts):
+            reading = Reading()
+            try:
+                content = decide(reading)
+            except Refusal:
+                if rechecked or reading.stream is None or not self.catch_up(reading):
+                    raise
+                rechecked = True
+                continue
+            if content is None:
+                return None
+            event, writes = self.prepare(reading, content)
+            try:
+                self.store.insert_event(EVENTS, event)
+            except Duplicate:
+                self._settle(reading)
+                continue
+            self.write(event, writes)
+            return event, writes
+        raise Busy("Too many concurrent changes; retry the request.")
+
+    def commit_all(self, decides: list[Decide]) -> list[tuple[dict[str, Any], Writes]]:
+        """Commit one event on each of several streams with a constant number of round trips
+        (a data upload extends every chain of its problems): the decisions are made, their
+        events inserted together and applied together. A stream whose number was taken
+        meanwhile is committed on its own, as commit() does."""
+        prepared, unchanging = [], Unchanging(self.store)
+        for decide in decides:
+            reading = Reading()
+            content = decide(reading)
+            if content is not None:
+                prepared.append((decide, *self.prepare(reading, content, unchanging)))
+        taken = self.store.insert_events(EVENTS, [event for _, event, _ in prepared]) \
+            if prepared else set()
+        done = [(event, writes) for _, event, writes in prepared if event["_id"] not in taken]
+        self.store.write_many([(writes, event["n"]) for event, writes in done], "version")
+        for decide, event, _ in prepared:
+            if event["_id"] in taken and (committed := self.commit(decide)) is not None:
+                done.append(committed)
+        return done
+
+    def prepare(self, reading: Reading, content: dict[str, Any],
+                store: Store | None = None) -> tuple[dict[str, Any], Writes]:
+        """The event at the position after `reading`, and what applying it writes. The event
+        names its seal: the document written last, whose version shows it applied."""
+        assert reading.stream is not None, "the decision read nothing of its stream"
+        kind = self.kinds[content["kind"]]
+        number, now = reading.position + 1, self.clock.now()
+        event = {**self.stamp, **content, "_id": event_id(reading.stream, number),
+                 "stream": reading.stream, "n": number, "at": int(now), "ms": int(now * 1000),
+                 "reads": kind.reads(content), "writes": kind.writes(content)}
+        writes = self.expand(event, store)
+        event["seal"] = _last_written(writes)
+        return event, writes
+
+    def expand(self, event: dict[str, Any], store: Store | None = None) -> Writes:
+        """What applying `event` writes, with `seq` (list order) and `version` stamped."""
+        writes = self.kinds[event["kind"]].expand(store or self.store, event)
+        if self.after_expand:
+            self.after_expand(event, writes)
+        return Writes(
+            inserts={name: [{"seq": f"{event['ms']:015d}.{event['_id']}.{index:06d}", **document,
+                             "version": event["n"]} for index, document in enumerate(documents)]
+                     for name, documents in writes.inserts.items()},
+            updates=writes.updates)
+
+    def apply(self, event: dict[str, Any]) -> Writes:
+        """Write what the event says; safe to repeat and to run concurrently with itself."""
+        writes = self.expand(event)
+        self.write(event, writes)
+        return writes
+
+    def write(self, event: dict[str, Any], writes: Writes) -> None:
+        self.store.write(writes, event["n"], "version")
+
+    # -- waiting, rolling forward ---------------------------------------------------------------
+    def _settle(self, reading: Reading) -> None:
+        """The event after our position exists: wait until the documents we read show it
+        applied (its writer is normally applying it now); after SETTLE_SECONDS apply it."""
+        deadline, pause = self.clock.monotonic() + SETTLE_SECONDS, 0.002
+        while self.clock.monotonic() < deadline:
+            self.clock.sleep(pause * random.uniform(0.5, 1.5))
+            pause = min(pause * 2, 0.05)
+            if self._position(reading) > reading.position:
+                return
+        self.catch_up(reading)
+
+    def _position(self, reading: Reading) -> int:
+        versions = [(self.store.get(collection, uuid) or {}).get("version", 0)
+                    for collection, uuid in reading.documents]
+        return max(versions, default=0)
+
+    def catch_up(self, reading: Reading) -> bool:
+        """Apply the event after the reading's position if there is one; whether there was."""
+        event = self.store.event(EVENTS, event_id(reading.stream, reading.position + 1))
+        if event is None:
+            return False
+        self.apply(event)
+        return True
+
+    def sweep(self) -> int:
+        """Apply the recent events whose writer died before applying them; returns how many.
+
+        Looks at the events committed since the checkpoint (less the clock skew allowed
+        between servers), then moves the checkpoint past those found applied.
+        """
+        since = max(0, self.store.checkpoint(CHECKPOINT) - SWEEP_SKEW_MS)
+        recent = self.store.events_since(EVENTS, since, SWEEP_BATCH)
+        applied = 0
+        for event in recent:
+            if not self.is_applied(event):
+                self.apply(event)
+                applied += 1
+        if recent:
+            self.store.move_checkpoint(CHECKPOINT, recent[-1]["ms"])
+        if applied:
+            log.info("rolled forward %d stream event(s)", applied)
+        return applied
+
+    def is_applied(self, event: Mapping[str, Any]) -> bool:
+        collection, uuid = event["seal"]
+        return (self.store.get(collection, uuid) or {}).get("version", 0) >= event["n"]
+
+    def unapplied(self, older_than_ms: int) -> list[dict[str, Any]]:
+        """Recent events committed before `older_than_ms` and still not applied (GET /ready)."""
+        since = max(0, self.store.checkpoint(CHECKPOINT) - SWEEP_SKEW_MS)
+        return [event for event in self.store.events_since(EVENTS, since, SWEEP_BATCH)
+                if event["ms"] < older_than_ms and not self.is_applied(event)]
+
+
+class Unchanging:
+    """A store whose problems and events, which never change, are read once per batch."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self._read: dict[tuple[str, Any], Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def get(self, collection: str, uuid: str) -> dict[str, Any] | None:
+        if collection != "problem":
+            return self._store.get(collection, uuid)
+        return self._once((collection, uuid), lambda: self._store.get(collection, uuid))
+
+    def event(self, events: str, number: int | str) -> dict[str, Any] | None:
+        return self._once((events, number), lambda: self._store.event(events, number))
+
+    def _once(self, key: tuple[str, Any], read: Callable[[], Any]) -> Any:
+        if key not in self._read:
+            self._read[key] = read()
+        return self._read[key]
+
+
+def _last_written(writes: Writes) -> list[str]:
+    """The document applying these writes writes last (the store writes inserts, then updates,
+    collection by collection in the order they first appear)."""
+    if writes.updates:
+        order = list(dict.fromkeys(name for name, _, _ in writes.updates))
+        name = order[-1]
+        uuid = [uuid for collection, uuid, _ in writes.updates if collection == name][-1]
+        return [name, uuid]
+    name = [name for name, documents in writes.inserts.items() if documents][-1]
+    return [name, writes.inserts[name][-1]["uuid"]]
