@@ -87,6 +87,7 @@ def open_store(app: Flask) -> Store:
                         timeoutMS=timeout_ms, retryWrites=False)
         return MongoStore.for_uri(mongo.cx, uri, app.config["MONGO_DBNAME"])
     from .storage.embedded import EmbeddedStore
+    from .storage.journal import StoreUnusable
 
     folder = app.config["DATA_DIR"]
     if folder == MEMORY:
@@ -94,7 +95,10 @@ def open_store(app: Flask) -> Store:
         return EmbeddedStore(None)
     log.info("MONGO_URI is not set: the embedded store keeps its data in %s "
              "(one server process only).", os.path.abspath(folder))
-    return EmbeddedStore(folder)
+    try:
+        return EmbeddedStore(folder)
+    except (StoreUnusable, OSError) as error:
+        raise ConfigError(f"cannot use DATA_DIR={folder}: {error}") from None
 
 
 def _prepare_database_on_first_use(app: Flask, ledgers: Ledgers) -> None:

@@ -193,7 +193,7 @@ def test_racing_claims_claim_each_learnuplet_exactly_once(database, start_orches
     stored = {doc["uuid"]: doc for doc in learnuplets(api, problem=plan.problem)}
     for uuid, worker in winners.items():
         assert (stored[uuid]["status"], stored[uuid]["worker"]) == ("pending", worker), stored[uuid]
-        assert db.events.count_documents({"kind": "task_claimed", "uuid": uuid}) == 1
+        assert db.stream_events.count_documents({"kind": "task_claimed", "uuid": uuid}) == 1
 
 
 def test_racing_identical_data_uploads_create_it_once(database, start_orchestrator):
@@ -268,7 +268,7 @@ def test_racing_reports_finish_a_task_once_and_promote_the_next_rank_once(databa
         assert {name: finished[name] for name in outcome} == outcome, finished
         if outcome["status"] == "failed":
             assert finished["perf"] is None
-        assert db.events.count_documents({"kind": "task_reported", "uuid": first["uuid"]}) == 1
+        assert db.stream_events.count_documents({"kind": "task_reported", "uuid": first["uuid"]}) == 1
         chain = learnuplets(api, algo=algo)
         assert [doc["status"] for doc in chain] == [outcome["status"], "todo"], chain
         best = first["model_end"] if outcome["status"] == "done" else algo

@@ -37,6 +37,10 @@ def encode(record: Any) -> bytes:
     return json.dumps(record, separators=(",", ":")).encode() + b"\n"
 
 
+class StoreUnusable(RuntimeError):
+    """The data directory cannot be used: another server holds it, or its files are damaged."""
+
+
 class Journal:
     """The files of one directory, locked for this process until `close`."""
 
@@ -72,7 +76,7 @@ class Journal:
         except ValueError:
             complete = False
         if not complete:
-            raise RuntimeError(f"{path} is incomplete or corrupt; restore it from a backup")
+            raise StoreUnusable(f"{path} is incomplete or corrupt; restore it from a backup")
 
     def records(self) -> Iterator[Any]:
         """The journal's records in order; a torn last line is truncated away, then appending
@@ -88,7 +92,7 @@ class Journal:
                 record = json.loads(line)
             except ValueError:
                 if number != last:
-                    raise RuntimeError(f"{path}: line {number} is corrupt; restore the directory "
+                    raise StoreUnusable(f"{path}: line {number} is corrupt; restore the directory "
                                        "from a backup") from None
                 break  # e.g. zeros a crash left where the last append was going
             end += len(line) + 1
@@ -185,7 +189,7 @@ class Journal:
             with open(path, "rb") as file:
                 header = json.loads(file.readline())
             if header.get("format") != FORMAT:
-                raise RuntimeError(f"{path}: unknown format {header.get('format')!r}")
+                raise StoreUnusable(f"{path}: unknown format {header.get('format')!r}")
             generation = header["generation"]
         for name in os.listdir(self.directory):
             if name == SNAPSHOT + ".tmp" or _is_older_journal(name, generation):
@@ -217,7 +221,7 @@ def _take_lock(directory: str) -> int:
     except BlockingIOError:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise RuntimeError(
+        raise StoreUnusable(
             f"{directory} is used by another Orchestrator server (pid {holder}); the embedded "
             "store serves one process: stop that server, or set MONGO_URI to share a MongoDB "
             "database between servers") from None

@@ -1,0 +1,125 @@
+"""GET /ready, and the quick start keeping its data across a restart."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import AUTH, MONGO_URI, PASSWORD, USER, new_uuid
+from helpers import claim, problem_details
+
+import app.api.openapi as meta
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_ready_when_the_database_answers_and_nothing_is_left_unapplied(client):
+    response = client.flask.get("/ready")  # no credentials needed
+    assert response.status_code == 200 and response.get_json() == {"status": "ready"}
+
+
+def test_not_ready_while_a_committed_change_stays_unapplied(client, app, monkeypatch):
+    problem = client.problem(size=1)
+    client.data(problem["uuid"], count=1)
+    task = client.learnuplets(algo=client.algo(problem["uuid"])["new_algo"]["uuid"])[0]
+    streams = app.extensions["orchestrator.ledger"].streams
+
+    def crash(event, writes):
+        raise RuntimeError("the writer died before applying")
+
+    monkeypatch.setattr(streams, "write", crash)
+    assert claim(client, task["uuid"]).status_code == 500
+    monkeypatch.setattr(meta, "READY_GRACE_SECONDS", 0.0)
+    time.sleep(0.05)
+    body = problem_details(client.flask.get("/ready"), 503)
+    assert "1 committed event(s) unapplied" in body["detail"]
+    monkeypatch.undo()
+    assert streams.sweep() == 1  # what each process's sweeper does every SWEEP_SECONDS
+    assert client.flask.get("/ready").status_code == 200
+
+
+def test_not_ready_while_the_registry_is_behind(client, app, db, monkeypatch):
+    registry = app.extensions["orchestrator.ledger"].registry
+    problem = client.problem()["uuid"]
+    algo = {"uuid": new_uuid(), "problem": problem, "name": "late"}
+    db.insert_event("events", {"_id": registry.head() + 1, "kind": "algo_registered", "at": 0,
+                               "by": "other", "reads": [], "writes": [], "algo": algo})
+    body = problem_details(client.flask.get("/ready"), 503)
+    assert "unapplied" in body["detail"] and "registry head" in body["detail"]
+    registry.roll_forward()
+    assert client.flask.get("/ready").status_code == 200
+    assert client.get(f"/algo/{algo['uuid']}").status_code == 200
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_quickstart(data_dir: Path, port: int) -> subprocess.Popen:
+    """`python -m app` as the README's quick start runs it (no MONGO_URI)."""
+    env = {key: value for key, value in os.environ.items() if key != "MONGO_URI"}
+    env.update(USER_AUTH=USER, PWD_AUTH=PASSWORD, PORT=str(port), DATA_DIR=str(data_dir))
+    server = subprocess.Popen([sys.executable, "-m", "app"], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return server
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError(f"the quick start did not come up: {server.stderr.read().decode()[-2000:]}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+@pytest.mark.skipif(bool(MONGO_URI), reason="the quick start is the embedded store (no MONGO_URI)")
+def test_the_quick_start_keeps_its_data_across_a_restart(tmp_path):
+    port, data_dir = free_port(), tmp_path / "orchestrator-data"
+    url = f"http://127.0.0.1:{port}"
+    body = {"uuid": new_uuid(), "workflow": new_uuid(), "test_dataset": [], "size_train_dataset": 1}
+    server = start_quickstart(data_dir, port)
+    try:
+        assert requests.post(f"{url}/problem", json=body, auth=AUTH, timeout=10).status_code == 201
+    finally:
+        stop(server)
+    assert (data_dir / "lock").exists()
+    server = start_quickstart(data_dir, port)
+    try:
+        stored = requests.get(f"{url}/problem/{body['uuid']}", auth=AUTH, timeout=10)
+        assert stored.status_code == 200 and stored.json()["workflow"] == body["workflow"]
+        retry = requests.post(f"{url}/problem", json=body, auth=AUTH, timeout=10)
+        assert retry.status_code == 200  # the same create again: nothing new
+    finally:
+        stop(server)
+
+
+@pytest.mark.skipif(bool(MONGO_URI), reason="the quick start is the embedded store (no MONGO_URI)")
+def test_a_second_server_on_the_same_data_directory_is_refused(tmp_path):
+    data_dir = tmp_path / "orchestrator-data"
+    server = start_quickstart(data_dir, free_port())
+    try:
+        env = {key: value for key, value in os.environ.items() if key != "MONGO_URI"}
+        env.update(USER_AUTH=USER, PWD_AUTH=PASSWORD, PORT=str(free_port()), DATA_DIR=str(data_dir))
+        second = subprocess.run([sys.executable, "-m", "app"], cwd=REPO, env=env, timeout=30,
+                                capture_output=True, text=True)
+        assert second.returncode != 0
+        assert str(data_dir) in second.stderr and "another" in second.stderr.lower()
+    finally:
+        stop(server)
