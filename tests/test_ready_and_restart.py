@@ -15,6 +15,7 @@ from conftest import AUTH, MONGO_URI, PASSWORD, USER, new_uuid
 from helpers import claim, problem_details
 
 import app.api.openapi as meta
+from app.ledger.commit import SETTLE_SECONDS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,7 @@ def test_not_ready_while_a_committed_change_stays_unapplied(client, app, monkeyp
     body = problem_details(client.flask.get("/ready"), 503)
     assert "1 committed event(s) unapplied" in body["detail"]
     monkeypatch.undo()
+    time.sleep(SETTLE_SECONDS)
     assert streams.sweep() == 1  # what each process's sweeper does every SWEEP_SECONDS
     assert client.flask.get("/ready").status_code == 200
 

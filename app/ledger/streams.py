@@ -33,8 +33,8 @@ from .kinds import EventKind
 log = logging.getLogger(__name__)
 EVENTS = "stream_events"
 CHECKPOINT = "streams"  # the ledger document holding the sweep checkpoint
-SWEEP_SKEW_MS = 60_000  # servers' clocks may differ by this much; the sweep looks back as far
-SWEEP_BATCH = 1000
+SWEEP_SKEW_MS = 10_000  # servers' clocks may differ by this much; the sweep looks back as far
+SWEEP_BATCH, SWEEP_BATCHES = 1000, 20  # events checked per read, reads per sweep
 
 
 def event_id(stream: str, number: int) -> str:
@@ -189,30 +189,47 @@ class StreamLedger:
         """Apply the recent events whose writer died before applying them; returns how many.
 
         Looks at the events committed since the checkpoint (less the clock skew allowed
-        between servers), then moves the checkpoint past those found applied.
+        between servers), except those younger than SETTLE_SECONDS (their writer is applying
+        them), a batch at a time, then moves the checkpoint past those found applied.
         """
         since = max(0, self.store.checkpoint(CHECKPOINT) - SWEEP_SKEW_MS)
-        recent = self.store.events_since(EVENTS, since, SWEEP_BATCH)
+        settled = int((self.clock.now() - SETTLE_SECONDS) * 1000)
         applied = 0
-        for event in recent:
-            if not self.is_applied(event):
+        for _ in range(SWEEP_BATCHES):
+            batch = [event for event in self.store.events_since(EVENTS, since, SWEEP_BATCH)
+                     if event["ms"] <= settled]
+            for event in self.unapplied_among(batch):
                 self.apply(event)
                 applied += 1
-        if recent:
-            self.store.move_checkpoint(CHECKPOINT, recent[-1]["ms"])
+            if batch:
+                self.store.move_checkpoint(CHECKPOINT, batch[-1]["ms"])
+            if len(batch) < SWEEP_BATCH or batch[-1]["ms"] == since:
+                break
+            since = batch[-1]["ms"]
         if applied:
             log.info("rolled forward %d stream event(s)", applied)
         return applied
 
-    def is_applied(self, event: Mapping[str, Any]) -> bool:
-        collection, uuid = event["seal"]
-        return (self.store.get(collection, uuid) or {}).get("version", 0) >= event["n"]
+    def unapplied_among(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Those of `events` whose seal does not show them applied (one read per collection)."""
+        seals: dict[str, set[str]] = {}
+        for event in events:
+            seals.setdefault(event["seal"][0], set()).add(event["seal"][1])
+        versions = {(collection, document["uuid"]): document.get("version", 0)
+                    for collection, uuids in seals.items()
+                    for document in self.store.get_many(collection, sorted(uuids))}
+        return [event for event in events
+                if versions.get(tuple(event["seal"]), 0) < event["n"]]
+
+    def is_applied(self, event: dict[str, Any]) -> bool:
+        return not self.unapplied_among([event])
 
     def unapplied(self, older_than_ms: int) -> list[dict[str, Any]]:
-        """Recent events committed before `older_than_ms` and still not applied (GET /ready)."""
+        """Events committed before `older_than_ms` and still not applied (GET /ready): the
+        oldest the sweep has not yet found applied."""
         since = max(0, self.store.checkpoint(CHECKPOINT) - SWEEP_SKEW_MS)
-        return [event for event in self.store.events_since(EVENTS, since, SWEEP_BATCH)
-                if event["ms"] < older_than_ms and not self.is_applied(event)]
+        recent = self.store.events_since(EVENTS, since, SWEEP_BATCH)
+        return self.unapplied_among([event for event in recent if event["ms"] < older_than_ms])
 
 
 class Unchanging:
