@@ -7,8 +7,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PORT=5000
 
-# An unprivileged user with a home directory (gunicorn keeps its control socket there).
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin orchestrator
+# An unprivileged user with a home directory (gunicorn keeps its control socket there), and
+# the embedded store's folder, used only without MONGO_URI (then with WEB_CONCURRENCY=1;
+# mount a volume on it to keep the data).
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin orchestrator \
+    && mkdir -p /var/lib/orchestrator && chown orchestrator /var/lib/orchestrator
+ENV DATA_DIR=/var/lib/orchestrator
 
 WORKDIR /srv/orchestrator
 
