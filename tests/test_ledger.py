@@ -115,7 +115,7 @@ def test_new_data_extends_every_chain_with_a_constant_number_of_calls(
     # whatever the number of chains: they are read, committed and written together
     calls = sorted(method for method, _ in spy.calls)
     assert calls == sorted(["head", "get_many", "get_many", "chains_of", "insert_event",
-                            "write", "get_many", "get_many", "get", "event", "insert_events",
+                            "write", "get_many", "get_many", "get", "insert_events",
                             "write_many", "move_head"]), calls
 
 

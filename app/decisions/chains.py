@@ -31,7 +31,8 @@ def follow_registry(streams: StreamLedger, event: Mapping[str, Any]) -> Writes:
         return Writes()
     found: dict[str, Any] = {}  # read on the first decision, for all chains at once
     decides = [_decision(streams, event, algo, algos, found) for algo in algos]
-    learnuplets = [document for _, writes in streams.commit_all(decides)
+    known = {("events", event["_id"]): event}  # the chain events' expansions read it
+    learnuplets = [document for _, writes in streams.commit_all(decides, known)
                    for document in writes.inserts.get("learnuplet", [])]
     return Writes(inserts={"learnuplet": learnuplets})
 

@@ -106,12 +106,13 @@ class StreamLedger:
             return event, writes
         raise Busy("Too many concurrent changes; retry the request.")
 
-    def commit_all(self, decides: list[Decide]) -> list[tuple[dict[str, Any], Writes]]:
+    def commit_all(self, decides: list[Decide], known: Mapping[tuple[str, Any], Any] | None = None
+                   ) -> list[tuple[dict[str, Any], Writes]]:
         """Commit one event on each of several streams with a constant number of round trips
         (a data upload extends every chain of its problems): the decisions are made, their
-        events inserted together and applied together. A stream whose number was taken
+        events inserted together and applied together. `known` holds events already read. A stream whose number was taken
         meanwhile is committed on its own, as commit() does."""
-        prepared, unchanging = [], Unchanging(self.store)
+        prepared, unchanging = [], Unchanging(self.store, known)
         for decide in decides:
             reading = Reading()
             content = decide(reading)
@@ -235,9 +236,9 @@ class StreamLedger:
 class Unchanging:
     """A store whose problems and events, which never change, are read once per batch."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, known: Mapping[tuple[str, Any], Any] | None = None):
         self._store = store
-        self._read: dict[tuple[str, Any], Any] = {}
+        self._read: dict[tuple[str, Any], Any] = dict(known or {})  # (events, key): event
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

@@ -108,10 +108,10 @@ class Recorder:
                 self.monkeypatch.setattr(ledger, name, self._recorded(getattr(ledger, name)))
 
     def _recorded(self, original):
-        def commit(decide):
+        def commit(decide, *args):
             self.store.frames.append(set())
             try:
-                committed = original(decide)
+                committed = original(decide, *args)
             finally:
                 read = self.store.frames.pop()
             done = committed if isinstance(committed, list) else [committed] if committed else []
