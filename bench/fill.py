@@ -1,31 +1,49 @@
-"""Pre-fill a database fast, with documents shaped exactly as the Orchestrator writes them.
+"""Pre-fill a database fast, with exactly the events and documents the Orchestrator writes.
 
-Nothing goes through HTTP: the ledger's events are built here (the same kinds and fields
-as app/registration.py and app/tasks.py commit), and the documents they create are derived
-with the app's own code (app.planning.chain_segment), `_id` and `seq` as app/ledger.py gives them
-(`<event number:012d>.<index:06d>`), each document's `version` = the last event that wrote
-it, and a ledger head at the last event. So the Orchestrator started on this database sees
-a consistent ledger and keeps working (claims, reports, new data extend the chains).
+Nothing goes through HTTP, but every event is made as the app makes it: registry events
+(data, algos) numbered 1..N with the keys their kinds declare, stream events (problems, each
+algo's chain) built by the app's own `StreamLedger.prepare` (number, `seq`, keys, seal), and
+the documents they write derived by the kinds' own expanders (app/ledger/events.py, so
+`new_chain`, `extend_chain`, `advance_chain`). They are applied in memory as `MongoStore.write`
+applies them (a document is inserted once; an update is guarded by, and stamps, the document's
+`version`), then bulk-inserted, with the registry head and the stream sweep's checkpoint. So a
+server started on this database sees every event applied and keeps working (claims, reports,
+new data extend the chains). `python -m bench.check_fill` checks it, and that sending the
+same history through the API writes the same database.
 
-History, in ledger order: every problem, then every problem's data in one batch (test data
-first), then every algo (its chain covers all the problem's train data), then for each algo
-its first `done_per_algo` learnuplets claimed and reported done, so the next one is todo
-and the rest wait.
+History, one second between events: every problem, then every problem's data in one batch
+(test data first), then every algo (the registry event, then its chain planned on its stream
+over all the problem's train data), then for each chain its first `done_per_algo` learnuplets
+claimed and reported done, so the next one is todo and the rest wait.
 """
 from __future__ import annotations
 
+import gc
 import math
 import random
 import time
 import uuid as uuidlib
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from app.planning import better_model, chain_segment
-from app.states import DONE, PENDING, TODO
 from pymongo.database import Database
 
-BY = "bench"
+from app.config import DEFAULTS
+from app.decisions.chains import chain_stream
+from app.decisions.registration import problem_stream
+from app.delivery.outbox import schedule_deliveries
+from app.domain.planning import learnuplet_uuid
+from app.domain.states import DONE
+from app.ledger import Reading, StreamLedger, seq_of
+from app.ledger.events import LEARNUPLET, REGISTRY_KINDS, STREAM_KINDS
+from app.ledger.streams import CHECKPOINT, EVENTS
+from app.storage import HIDDEN_FIELDS, Writes
+
+BY = "bench"  # the user the events name: the benchmark's basic-auth user (run.py)
+STAMP = {"deliver": False}  # what every event of a server without COMPUTE_URL carries
+LEASE_SECONDS = DEFAULTS["LEASE_SECONDS"]
+REGISTRY_EVENTS, HEADS = "events", "ledger"
 CHUNK = 5000
 
 
@@ -48,6 +66,11 @@ class Sizes:
                 "data": self.problems * self.data_per_problem,
                 "learnuplet": self.problems * self.algos_per_problem * self.learnuplets_per_algo}
 
+    def events(self) -> int:
+        """How many events the history has (registry and streams)."""
+        algos = self.problems * self.algos_per_problem
+        return 2 * self.problems + 2 * algos + 2 * algos * self.done_per_algo
+
 
 FULL = Sizes()
 SMALL = Sizes(problems=10, algos_per_problem=10, data_per_problem=100, learnuplets_per_algo=10,
@@ -60,7 +83,9 @@ class Filled:
 
     sizes: dict[str, Any]
     counts: dict[str, int]
-    events: int
+    events: int  # registry events (the head)
+    stream_events: int
+    last_ms: int  # the commit time of the last event: later ones are the servers'
     seconds: float
     problems: list[str] = field(default_factory=list)
     # algo uuid -> problem index, in fill order
@@ -68,121 +93,211 @@ class Filled:
     learnuplet_sample: list[str] = field(default_factory=list)
 
 
+class Ticking:
+    """A clock one second further each time it is read: every event commits one second after
+    the one before (the app reads the clock once per event)."""
+
+    def __init__(self, start: int):
+        self.time = start
+
+    def now(self) -> float:
+        self.time += 1
+        return float(self.time)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class Memory:
+    """The documents as MongoStore stores them (`_id` first), and the few reads the event kinds'
+    expanders make: problems, the data registered before an event, registry events."""
+
+    def __init__(self) -> None:
+        self.collections: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.data_of: dict[str, list[tuple[str, str]]] = defaultdict(list)  # problem -> (seq, uuid)
+        self.registry: dict[int, dict[str, Any]] = {}
+
+    def get(self, collection: str, uuid: str) -> dict[str, Any] | None:
+        document = self.collections[collection].get(uuid)
+        if document is None:
+            return None
+        return {name: value for name, value in document.items() if name not in HIDDEN_FIELDS}
+
+    def data_before(self, problem: str, seq: str) -> list[str]:
+        return [uuid for data_seq, uuid in self.data_of[problem] if data_seq < seq]
+
+    def event(self, events: str, number: int) -> dict[str, Any] | None:
+        assert events == REGISTRY_EVENTS
+        return self.registry.get(number)
+
+    def write(self, writes: Writes, version: int) -> None:
+        """As MongoStore.write: new documents unless stored; updates that the document's
+        version lets through (once per event and document), stamping the version."""
+        for name, documents in writes.inserts.items():
+            stored = self.collections[name]
+            for document in documents:
+                if document["uuid"] not in stored:
+                    stored[document["uuid"]] = {"_id": document["uuid"], **document}
+                    if name == "data":
+                        for problem in document["problems"]:
+                            self.data_of[problem].append((document["seq"], document["uuid"]))
+        for name, uuid, fields in writes.updates:
+            document = self.collections[name].get(uuid)
+            if document is not None and document.get("version", 0) < version:
+                document.update(fields, version=version)
+
+
+class History:
+    """Commits events as the Orchestrator does, into a Memory: registry events numbered from 1,
+    stream events at their stream's next number."""
+
+    def __init__(self, start: int):
+        self.memory = Memory()
+        self.clock = Ticking(start)
+        # The app's own stream commit step, on the memory (it reads only what the kinds read).
+        self.streams = StreamLedger(self.memory, STREAM_KINDS, self.clock,  # type: ignore[arg-type]
+                                    stamp=STAMP, after_expand=schedule_deliveries)
+        self.registry_events: list[dict[str, Any]] = []
+        self.stream_events: list[dict[str, Any]] = []
+        self.positions: dict[str, int] = {}
+
+    # -- the two commit steps -------------------------------------------------------------------
+    def on_registry(self, content: dict[str, Any]) -> dict[str, Any]:
+        """As Ledger.commit then Ledger.apply: the event at head + 1, its documents' `seq`."""
+        kind = REGISTRY_KINDS[content["kind"]]
+        number = len(self.registry_events) + 1
+        event = {"_id": number, **STAMP, **content, "reads": kind.reads(content),
+                 "writes": kind.writes(content), "at": int(self.clock.now())}
+        writes = kind.expand(self.memory, event)  # type: ignore[arg-type]
+        self.memory.write(Writes(
+            inserts={name: [{"seq": seq_of(number, index), **document, "version": number}
+                            for index, document in enumerate(documents)]
+                     for name, documents in writes.inserts.items()},
+            updates=writes.updates), number)
+        self.registry_events.append(event)
+        self.memory.registry[number] = event
+        return event
+
+    def on_stream(self, stream: str, content: dict[str, Any]) -> dict[str, Any]:
+        """As StreamLedger.commit: the event after the stream's position, then applied."""
+        reading = Reading(stream=stream, position=self.positions.get(stream, 0))
+        event, writes = self.streams.prepare(reading, content)
+        self.memory.write(writes, event["n"])
+        self.positions[stream] = event["n"]
+        self.stream_events.append(event)
+        return event
+
+    # -- the decisions, as app/decisions make them when nothing races -----------------------------
+    def register_problem(self, problem: dict[str, Any]) -> None:
+        self.on_stream(problem_stream(problem["uuid"]),
+                       {"kind": "problem_registered", "by": BY, "problem": problem})
+
+    def register_data(self, uuids: list[str], problems: list[str]) -> None:
+        algos = sorted(chain["uuid"] for chain in self.memory.collections["chain"].values()
+                       if chain["problem"] in problems)
+        assert not algos, "the fill registers data before algos (no chain_extended events)"
+        self.on_registry({"kind": "data_registered", "by": BY, "data": uuids,
+                          "problems": problems, "algos": algos})
+
+    def register_algo(self, algo: dict[str, Any]) -> None:
+        event = self.on_registry({"kind": "algo_registered", "by": BY, "algo": algo})
+        # applying it plans the chain on the chain's stream (decisions/chains.py)
+        self.on_stream(chain_stream(algo["uuid"]), {
+            "kind": "chain_planned", "by": BY, "registry": event["_id"], "algo": algo["uuid"],
+            "problem": algo["problem"]})
+
+    def claim(self, task: dict[str, Any], worker: str) -> None:
+        self.on_stream(chain_stream(task["algo"]), {
+            "kind": "task_claimed", "by": BY, "collection": LEARNUPLET, "uuid": task["uuid"],
+            "algo": task["algo"], "worker": worker, "lease_seconds": LEASE_SECONDS})
+
+    def report(self, task: dict[str, Any], outcome: dict[str, Any]) -> None:
+        chain = self.memory.get("chain", task["algo"])
+        assert chain is not None and chain["active"] == task["rank"], "reports the running task"
+        self.on_stream(chain_stream(task["algo"]), {
+            "kind": "task_reported", "by": BY, "collection": LEARNUPLET, "uuid": task["uuid"],
+            "algo": task["algo"], "outcome": outcome, "chain": chain,
+            "task": {"rank": task["rank"], "model_end": task["model_end"]}})
+
+    # -- to the database ----------------------------------------------------------------------------
+    def save(self, db: Database) -> dict[str, int]:
+        """Bulk-insert everything (each list in chunks); returns the documents per collection."""
+        counts: dict[str, int] = {}
+        for name, documents in self.memory.collections.items():
+            counts[name] = _insert(db, name, list(documents.values()))
+        _insert(db, REGISTRY_EVENTS, self.registry_events)
+        _insert(db, EVENTS, self.stream_events)
+        last_ms = self.stream_events[-1]["ms"] if self.stream_events else 0
+        db[HEADS].insert_many([{"_id": "head", "version": len(self.registry_events)},
+                               {"_id": CHECKPOINT, "ms": last_ms}])
+        return counts
+
+
+def _insert(db: Database, name: str, documents: list[dict[str, Any]]) -> int:
+    for start in range(0, len(documents), CHUNK):
+        db[name].insert_many(documents[start:start + CHUNK], ordered=False)
+    return len(documents)
+
+
 def _uuid(rng: random.Random) -> str:
     return str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _placed(document: dict[str, Any], version: int, index: int) -> dict[str, Any]:
-    """The document as Ledger.apply stores it: `_id` = uuid, `seq` = ledger order, `version`."""
-    return {"_id": document["uuid"], "seq": f"{version:012d}.{index:06d}", **document,
-            "version": version}
-
-
-class _Writer:
-    """Buffers documents per collection and bulk-inserts them in chunks."""
-
-    def __init__(self, db: Database):
-        self.db = db
-        self.buffers: dict[str, list[dict[str, Any]]] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, name: str, document: dict[str, Any]) -> None:
-        buffer = self.buffers.setdefault(name, [])
-        buffer.append(document)
-        if len(buffer) >= CHUNK:
-            self.flush(name)
-
-    def flush(self, name: str | None = None) -> None:
-        for key in [name] if name else list(self.buffers):
-            buffer = self.buffers.get(key) or []
-            if buffer:
-                self.db[key].insert_many(buffer, ordered=False)
-                self.counts[key] = self.counts.get(key, 0) + len(buffer)
-                self.buffers[key] = []
+def history(sizes: Sizes, rng: random.Random, start: int) -> tuple[History, list[dict[str, Any]]]:
+    """The history in memory, and the problems in order."""
+    made = History(start)
+    problems: list[dict[str, Any]] = []
+    for _ in range(sizes.problems):
+        # the fields of a POST /problem body, in their declared order (as model_dump gives them)
+        problem = {"uuid": _uuid(rng), "workflow": _uuid(rng),
+                   "test_dataset": [_uuid(rng) for _ in range(sizes.test_data_per_problem)],
+                   "size_train_dataset": sizes.batch}
+        made.register_problem(problem)
+        problems.append(problem)
+    for problem in problems:
+        train = sizes.data_per_problem - sizes.test_data_per_problem
+        made.register_data(problem["test_dataset"] + [_uuid(rng) for _ in range(train)],
+                           [problem["uuid"]])
+    for index, problem in enumerate(problems):
+        for number in range(sizes.algos_per_problem):
+            made.register_algo({"uuid": _uuid(rng), "problem": problem["uuid"],
+                                "name": f"algo-{index}-{number}"})
+    learnuplets = made.memory.collections[LEARNUPLET]
+    for chain in list(made.memory.collections["chain"].values()):
+        for rank in range(min(sizes.done_per_algo, chain["length"])):
+            task = learnuplets[learnuplet_uuid(chain["uuid"], rank)]
+            worker = _uuid(rng)
+            made.claim(task, worker)
+            # a LearnDone body's outcome (its worker is the claimer: not stored again)
+            made.report(task, {
+                "status": DONE, "perf": round(rng.random(), 6),
+                "train_perf": {d: round(rng.random(), 6) for d in task["train_data"]},
+                "test_perf": {d: round(rng.random(), 6) for d in task["test_data"]}})
+    return made, problems
 
 
 def fill(db: Database, sizes: Sizes, random_seed: int = 5) -> Filled:
     """Fill an EMPTY database `db`; returns what the scenarios need. Indexes are left to the app."""
     started = time.monotonic()
-    rng = random.Random(random_seed)
-    out = _Writer(db)
-    version = 0
-    at = int(time.time()) - 86400
-
-    def event(content: dict[str, Any]) -> int:
-        nonlocal version, at
-        version += 1
-        at += 1
-        out.add("events", {"_id": version, **content})
-        return version
-
-    problems: list[dict[str, Any]] = []
-    for _ in range(sizes.problems):
-        problem = {"uuid": _uuid(rng), "workflow": _uuid(rng),
-                   "test_dataset": [_uuid(rng) for _ in range(sizes.test_data_per_problem)],
-                   "size_train_dataset": sizes.batch, "timestamp_upload": at + 1}
-        v = event({"kind": "problem_registered", "at": at + 1, "by": BY, "problem": problem})
-        out.add("problem", _placed(problem, v, 0))
-        problems.append(problem)
-
-    data_of: list[list[str]] = []
-    for problem in problems:
-        uuids = problem["test_dataset"] + [
-            _uuid(rng) for _ in range(sizes.data_per_problem - sizes.test_data_per_problem)]
-        v = event({"kind": "data_registered", "at": at + 1, "by": BY, "seed": _uuid(rng),
-                   "data": uuids, "problems": [problem["uuid"]], "chains": []})
-        for index, uuid in enumerate(uuids):
-            out.add("data", _placed({"uuid": uuid, "problems": [problem["uuid"]],
-                                     "timestamp_upload": at}, v, index))
-        data_of.append(uuids)
-
-    # Algos and their chains: the learnuplets stay in memory until their final state is known.
-    chains: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-    algos: list[dict[str, Any]] = []
-    for index, problem in enumerate(problems):
-        for number in range(sizes.algos_per_problem):
-            algo = {"uuid": _uuid(rng), "problem": problem["uuid"], "name": f"algo-{index}-{number}",
-                    "timestamp_upload": at + 1}
-            seed = _uuid(rng)
-            v = event({"kind": "algo_registered", "at": at + 1, "by": BY, "seed": seed, "algo": algo})
-            out.add("algo", _placed(algo, v, 0))
-            chain = chain_segment(problem=problem, algo=algo["uuid"], data=data_of[index],
-                                  first_rank=0, start_model=algo["uuid"], seed=seed, now=at)
-            chain = [_placed(doc, v, i) for i, doc in enumerate(chain)]
-            chains.append((algo, chain))
-            algos.append({"uuid": algo["uuid"], "problem_index": index})
-
-    # Claim and report the first learnuplets of each chain, as workers would have.
-    for _algo, chain in chains:
-        best: dict[str, Any] | None = None
-        for rank in range(min(sizes.done_per_algo, len(chain))):
-            task = chain[rank]
-            worker = _uuid(rng)
-            v = event({"kind": "task_claimed", "at": at + 1, "by": BY, "collection": "learnuplet",
-                       "uuid": task["uuid"], "worker": worker})
-            task.update(status=PENDING, worker=worker, timestamp_claimed=at, version=v)
-            outcome = {"status": DONE, "perf": round(rng.random(), 6),
-                       "train_perf": {d: round(rng.random(), 6) for d in task["train_data"]},
-                       "test_perf": {d: round(rng.random(), 6) for d in task["test_data"]}}
-            finished = {**task, **outcome}
-            if better_model(best, finished):
-                best = finished
-            promote = None
-            if rank + 1 < len(chain):
-                promote = {"uuid": chain[rank + 1]["uuid"], "model_start": best["model_end"]}
-            v = event({"kind": "task_reported", "at": at + 1, "by": BY, "collection": "learnuplet",
-                       "uuid": task["uuid"], "outcome": outcome, "promote": promote})
-            task.update(outcome, timestamp_done=at, version=v)
-            if promote:
-                chain[rank + 1].update(status=TODO, model_start=promote["model_start"], version=v)
-        for doc in chain:
-            out.add("learnuplet", doc)
-
-    out.flush()
-    db.ledger.insert_one({"_id": "head", "version": version})
-    sample_rng = random.Random(random_seed + 1)
-    every = [doc["uuid"] for _, chain in chains for doc in chain]
-    sample = sample_rng.sample(every, min(1000, len(every)))
-    return Filled(sizes=asdict(sizes) | {"batch": sizes.batch}, counts=out.counts, events=version,
+    # The history ends an hour ago, whatever its length (one second per event).
+    start = int(time.time()) - sizes.events() - 3600
+    gc.disable()  # many small dicts, no cycles: the collector's passes would only slow this
+    try:
+        made, problems = history(sizes, random.Random(random_seed), start)
+        counts = made.save(db)
+    finally:
+        gc.enable()
+    every = list(made.memory.collections[LEARNUPLET])
+    sample = random.Random(random_seed + 1).sample(every, min(1000, len(every)))
+    index_of = {problem["uuid"]: index for index, problem in enumerate(problems)}
+    algos = [{"uuid": algo["uuid"], "problem_index": index_of[algo["problem"]]}
+             for algo in made.memory.collections["algo"].values()]
+    return Filled(sizes=asdict(sizes) | {"batch": sizes.batch}, counts=counts,
+                  events=len(made.registry_events), stream_events=len(made.stream_events),
+                  last_ms=made.stream_events[-1]["ms"] if made.stream_events else 0,
                   seconds=round(time.monotonic() - started, 2),
-                  problems=[p["uuid"] for p in problems], algos=algos, learnuplet_sample=sample)
+                  problems=[problem["uuid"] for problem in problems], algos=algos,
+                  learnuplet_sample=sample)

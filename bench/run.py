@@ -3,10 +3,13 @@
 Starts FerretDB (tools/ferretdb.sh, with a state file of its own), pre-fills a database,
 starts the Orchestrator and the baseline (bench/baseline.py) under gunicorn the same way,
 drives both in alternation (A B A B), prints requests/s, p50, p99 and the ratio
-Orchestrator/baseline per scenario, and writes JSON under bench/results/.
+Orchestrator/baseline per scenario, checks the fill (bench/check_fill.py: the app finds it
+consistent and keeps working on it; the same history sent through the API writes the same
+database), and writes JSON under bench/results/.
 
-Exit status: 1 if the Orchestrator answered an error (or lost/doubled a claim, or a page
-skipped/repeated a document), 0 otherwise: timings never fail the run.
+Exit status: 1 if the Orchestrator answered an error (or lost/doubled a claim, left an event
+unapplied, or a page skipped/repeated a document) or the fill check failed, 0 otherwise:
+timings never fail the run.
 
 FerretDB's SQLite backend scans the whole collection for every filter but `_id` (about
 0.2-0.4 ms per learnuplet on this machine), so at 100,000 learnuplets a single learnuplet
@@ -34,6 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from pymongo import MongoClient
+
+from app.clock import SystemClock
+from app.ledger import StreamLedger
+from app.ledger.events import STREAM_KINDS
+from app.ledger.streams import EVENTS
+from app.storage.mongo import MongoStore
 
 from . import fill as filling
 from .load import Http, basic, have_wrk, load, run_sampled, summary
@@ -328,11 +337,9 @@ def claim_scenario(apps: dict[str, Server], db: Any, filled: filling.Filled, wor
     lost = [uuid for uuid in claims if uuid in orchestrator_tasks
             and (stored.get(uuid, {}).get("status") != "done"
                  or stored[uuid].get("worker") != claims[uuid][0])]
-    head = db.ledger.find_one({"_id": "head"})["version"]
-    last = next(iter(db.events.find({}, {"_id": 1}, sort=[("_id", -1)], limit=1)))["_id"]
     result["double_claims"] = len(double)
     result["lost_claims"] = len(lost)
-    result["ledger_unapplied"] = last - head
+    result["ledger_unapplied"] = unapplied_events(db, filled)
     result["mode"] = f"{workers} workers racing over {pool} chains per app; requests = cycles"
     for name in ("orchestrator", "baseline"):
         result[name]["conflicts_409"] = sum(r["conflicts_409"] for r in result["runs"][name])
@@ -340,7 +347,18 @@ def claim_scenario(apps: dict[str, Server], db: Any, filled: filling.Filled, wor
         problems.append(f"double claims: {double[:5]}")
     if lost:
         problems.append(f"lost claims (claimed with 200 but not done by the claimer): {lost[:5]}")
+    if result["ledger_unapplied"]:
+        problems.append(f"{result['ledger_unapplied']} committed event(s) left unapplied")
     return result, problems
+
+
+def unapplied_events(db: Any, filled: filling.Filled) -> int:
+    """Committed events not applied: registry events past the head, and the stream events the
+    servers committed (those after the fill) whose seal does not show them applied."""
+    head = db.ledger.find_one({"_id": "head"})["version"]
+    behind = db.events.count_documents({"_id": {"$gt": head}})
+    streams = StreamLedger(MongoStore(db), STREAM_KINDS, SystemClock())
+    return behind + len(streams.unapplied_among(list(db[EVENTS].find({"ms": {"$gt": filled.last_ms}}))))
 
 
 def record_scenario(db: Any, filled: filling.Filled, samples: int) -> dict[str, Any]:
@@ -367,10 +385,9 @@ def suite(name: str, uri_base: str, sizes: filling.Sizes, scenarios: list[str], 
     log(f"suite {name}: filling {sizes.totals()} ...")
     filled = filling.fill(db, sizes)
     started = time.monotonic()
-    from app.store import ensure_indexes
-    ensure_indexes(db)  # what the server does at start-up; done here so servers start at once
+    MongoStore(db).prepare()  # what the server does at start-up; done here so servers start at once
     out: dict[str, Any] = {"sizes": filled.sizes, "counts": filled.counts, "events": filled.events,
-                           "fill_seconds": filled.seconds,
+                           "stream_events": filled.stream_events, "fill_seconds": filled.seconds,
                            "index_seconds": round(time.monotonic() - started, 2), "scenarios": {}}
     log(f"suite {name}: filled in {filled.seconds}s, indexes in {out['index_seconds']}s")
     problems: list[str] = []
@@ -432,6 +449,18 @@ def suite(name: str, uri_base: str, sizes: filling.Sizes, scenarios: list[str], 
     return out, problems
 
 
+def check_fill(uri: str) -> tuple[dict[str, Any], list[str]]:
+    """bench/check_fill.py: the filled database is what the app writes, and the app works on it."""
+    log("check_fill: a SMALL fill through the app, and a tiny history replayed through the API")
+    done = subprocess.run([sys.executable, "-m", "bench.check_fill", uri], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    try:
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {}, [f"check_fill failed: {done.stderr[-2000:]}"]
+    return out, [f"check_fill: {error}" for error in out["errors"]]
+
+
 def machine() -> dict[str, Any]:
     memory = next((line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")), "?")
     load = os.getloadavg()
@@ -466,6 +495,18 @@ def table(results: dict[str, Any]) -> str:
                              f"{out['lost_claims']}, unapplied events {out['ledger_unapplied']}, "
                              f"409s {out['orchestrator']['conflicts_409']}; baseline double claims "
                              f"{out['baseline_double_claims']}")
+    check = results.get("check_fill")
+    if check:
+        consistency, replayed = check["consistency"], check["replay"]
+        claimed = consistency["claim_and_report"]
+        promoted = all(passed for name, passed in claimed.items() if name != "rank")
+        lines.append(f"check_fill: SMALL fill in {consistency['fill_seconds']}s; registry head "
+                     f"{consistency['registry_head']}, {consistency['registry_events']} registry events; "
+                     f"{consistency['unapplied_stream_events']} of {consistency['stream_events']} stream "
+                     f"events unapplied; sweep applied {consistency['swept']}")
+        lines.append(f"{'':12}claim + learndone of rank {claimed['rank']} promoted the next: {promoted}; "
+                     f"replay of {replayed['requests']} requests through the API: "
+                     f"{len(replayed['differences'])} differences; {len(check['errors'])} errors")
     return "\n".join(lines)
 
 
@@ -520,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
             args.record_samples = record_samples
             problems += found
         results["suites"]["small"], found = suite("small", uri, filling.SMALL, every, args, logdir)
+        problems += found
+        results["check_fill"], found = check_fill(uri)
         problems += found
     except Exception as error:  # noqa: BLE001 - reported, and the run fails
         problems.append(f"benchmark failed: {error!r}")
