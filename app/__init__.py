@@ -115,8 +115,7 @@ def _prepare_database_on_first_use(app: Flask, ledgers: Ledgers) -> None:
                 return
             ledgers.store.prepare()
             ledgers.registry.ensure_head()
-            ledgers.registry.roll_forward()  # start-up sweep
-            ledgers.streams.sweep()
+            ledgers.registry.roll_forward()  # start-up sweep (the streams': by the sweeper)
             app.extensions[BACKGROUND] = _start_background(app, ledgers)
             state.update(ready=True, pid=os.getpid())
 

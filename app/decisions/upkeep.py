@@ -19,6 +19,9 @@ class Sweeper:
         self.interval = interval
         self.max_attempts = max_attempts
         self.stopped = threading.Event()
+        # GET /ready reports a sweep that keeps failing: committed events may stay unapplied
+        self.failing_since: float | None = None
+        self.last_error = ""
 
     def stop(self) -> None:
         self.stopped.set()
@@ -29,13 +32,24 @@ class Sweeper:
         expire_leases(self.ledgers, self.max_attempts)
 
     def run_forever(self) -> None:
+        """Sweep at once (the start-up sweep, off the request path), then every interval."""
+        clock = self.ledgers.streams.clock
         while not self.stopped.is_set():
             try:
                 self.sweep()
+                self.failing_since = None
             except Exception as error:  # database down: try again at the next tick
-                log.warning("sweep failed (%s); retrying in %ss", error.__class__.__name__,
-                            self.interval)
+                self.last_error = error.__class__.__name__
+                if self.failing_since is None:
+                    self.failing_since = clock.monotonic()
+                log.warning("sweep failed (%s); retrying in %ss", self.last_error, self.interval)
             self.stopped.wait(self.interval)
+
+    def failing_for(self) -> float:
+        """Seconds the sweep has been failing (0 when its last run succeeded)."""
+        if self.failing_since is None:
+            return 0.0
+        return self.ledgers.streams.clock.monotonic() - self.failing_since
 
     def start(self) -> Sweeper:
         threading.Thread(target=self.run_forever, name="ledger-sweeper", daemon=True).start()

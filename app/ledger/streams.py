@@ -13,7 +13,7 @@ least one document a later decision of that stream reads (the chain document, or
 learnuplet that is running), and an event is only inserted after the one before it was
 applied, so a stream has at most one unapplied event: the one right after the position.
 A writer that meets it waits for its writer to apply it (or, after SETTLE_SECONDS, applies
-it itself: applying is idempotent) and decides again. So losing a race costs one failed
+it itself, and every later event of the stream again) and decides again. So losing a race costs one failed
 insert and one re-read, and nothing waits on a global counter: claims and reports of
 different tasks never contend.
 """
@@ -27,12 +27,16 @@ from typing import Any
 
 from ..domain.errors import Busy, Refusal
 from ..storage import Duplicate, Store, Writes
-from .commit import SETTLE_SECONDS
 from .kinds import EventKind
 
 log = logging.getLogger(__name__)
 EVENTS = "stream_events"
 CHECKPOINT = "streams"  # the ledger document holding the sweep checkpoint
+# How long an event may stay unapplied before another writer presumes its writer dead and
+# applies it itself. Far longer than an application takes: on FerretDB an update is a read
+# then a write, so two processes applying one event at the same time can let the older
+# event's write land over a newer one (docs/design.md, known limits).
+SETTLE_SECONDS = 5.0
 SWEEP_SKEW_MS = 10_000  # servers' clocks may differ by this much; the sweep looks back as far
 SWEEP_BATCH, SWEEP_BATCHES = 1000, 20  # events checked per read, reads per sweep
 
@@ -65,8 +69,10 @@ Decide = Callable[[Reading], dict[str, Any] | None]
 class StreamLedger:
     def __init__(self, store: Store, kinds: Mapping[str, EventKind], clock: Any,
                  attempts: int = 200, stamp: dict[str, Any] | None = None,
-                 after_expand: Callable[[dict[str, Any], Writes], None] | None = None):
+                 after_expand: Callable[[dict[str, Any], Writes], None] | None = None,
+                 settle_seconds: float = SETTLE_SECONDS):
         self.store = store
+        self.settle_seconds = settle_seconds
         self.kinds = kinds
         self.clock = clock
         self.attempts = attempts
@@ -82,7 +88,8 @@ class StreamLedger:
 
         `decide` reads the aggregate (recording what it read in the Reading it is given) and
         returns the event's content, None when the request changes nothing, or raises a
-        Refusal. A refusal is re-checked once after applying an event its writer left behind.
+        Refusal. A refusal is re-checked once, after the event following what it read (if
+        there is one) is applied.
         """
         rechecked = False
         for _ in range(self.attempts):
@@ -90,7 +97,7 @@ class StreamLedger:
             try:
                 content = decide(reading)
             except Refusal:
-                if rechecked or reading.stream is None or not self.catch_up(reading):
+                if rechecked or reading.stream is None or not self._settle(reading):
                     raise
                 rechecked = True
                 continue
@@ -110,8 +117,8 @@ class StreamLedger:
                    ) -> list[tuple[dict[str, Any], Writes]]:
         """Commit one event on each of several streams with a constant number of round trips
         (a data upload extends every chain of its problems): the decisions are made, their
-        events inserted together and applied together. `known` holds events already read. A stream whose number was taken
-        meanwhile is committed on its own, as commit() does."""
+        events inserted together and applied together (`known`: events already read). A
+        stream whose number was taken meanwhile is committed on its own, as commit() does."""
         prepared, unchanging = [], Unchanging(self.store, known)
         for decide in decides:
             reading = Reading()
@@ -162,24 +169,41 @@ class StreamLedger:
         self.store.write(writes, event["n"], "version")
 
     # -- waiting, rolling forward ---------------------------------------------------------------
-    def _settle(self, reading: Reading) -> None:
-        """The event after our position exists: wait until the documents we read show it
-        applied (its writer is normally applying it now); after SETTLE_SECONDS apply it."""
-        deadline, pause = self.clock.monotonic() + SETTLE_SECONDS, 0.002
+    def _settle(self, reading: Reading) -> bool:
+        """Wait until the event after the reading's position, if there is one, is applied: its
+        writer is normally applying it now. After `settle_seconds` it is presumed dead, and
+        the event is applied here. Returns whether there was such an event."""
+        following = self.store.event(EVENTS, event_id(reading.stream, reading.position + 1))
+        if following is None:
+            return False
+        deadline, pause = self.clock.monotonic() + self.settle_seconds, 0.002
         while self.clock.monotonic() < deadline:
             self.clock.sleep(pause * random.uniform(0.5, 1.5))
             pause = min(pause * 2, 0.05)
             if self._position(reading) > reading.position:
-                return
-        self.catch_up(reading)
+                return True
+        self.take_over(following)
+        return True
 
     def _position(self, reading: Reading) -> int:
         versions = [(self.store.get(collection, uuid) or {}).get("version", 0)
                     for collection, uuid in reading.documents]
         return max(versions, default=0)
 
+    def take_over(self, event: dict[str, Any]) -> None:
+        """Apply an event its writer left behind, then again every later event of its stream:
+        should the writer have been alive after all, its late writes are overwritten by the
+        newer events' (on FerretDB a late write can pass the version guard)."""
+        self.apply(event)
+        number = event["n"]
+        while (later := self.store.event(EVENTS, event_id(event["stream"], number + 1))) is not None:
+            self.apply(later)
+            number += 1
+
     def catch_up(self, reading: Reading) -> bool:
-        """Apply the event after the reading's position if there is one; whether there was."""
+        """Apply the event after the reading's position if there is one; whether there was.
+        For streams whose events only create documents (a problem's), where applying twice
+        at once is harmless."""
         event = self.store.event(EVENTS, event_id(reading.stream, reading.position + 1))
         if event is None:
             return False
@@ -190,17 +214,17 @@ class StreamLedger:
         """Apply the recent events whose writer died before applying them; returns how many.
 
         Looks at the events committed since the checkpoint (less the clock skew allowed
-        between servers), except those younger than SETTLE_SECONDS (their writer is applying
+        between servers), except those younger than `settle_seconds` (their writer is applying
         them), a batch at a time, then moves the checkpoint past those found applied.
         """
         since = max(0, self.store.checkpoint(CHECKPOINT) - SWEEP_SKEW_MS)
-        settled = int((self.clock.now() - SETTLE_SECONDS) * 1000)
+        settled = int((self.clock.now() - self.settle_seconds) * 1000)
         applied = 0
         for _ in range(SWEEP_BATCHES):
             batch = [event for event in self.store.events_since(EVENTS, since, SWEEP_BATCH)
                      if event["ms"] <= settled]
             for event in self.unapplied_among(batch):
-                self.apply(event)
+                self.take_over(event)
                 applied += 1
             if batch:
                 self.store.move_checkpoint(CHECKPOINT, batch[-1]["ms"])
@@ -224,13 +248,6 @@ class StreamLedger:
 
     def is_applied(self, event: dict[str, Any]) -> bool:
         return not self.unapplied_among([event])
-
-    def unapplied(self, older_than_ms: int) -> list[dict[str, Any]]:
-        """Events committed before `older_than_ms` and still not applied (GET /ready): the
-        oldest the sweep has not yet found applied."""
-        since = max(0, self.store.checkpoint(CHECKPOINT) - SWEEP_SKEW_MS)
-        recent = self.store.events_since(EVENTS, since, SWEEP_BATCH)
-        return self.unapplied_among([event for event in recent if event["ms"] < older_than_ms])
 
 
 class Unchanging:

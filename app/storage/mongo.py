@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pymongo
 from pymongo import ASCENDING, MongoClient, UpdateOne, uri_parser
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -17,6 +18,9 @@ DUPLICATE_KEY = 11000
 # command then finishes far inside the operation timeout, whatever the size of the event.
 CHUNK_DOCUMENTS, CHUNK_BYTES = 500, 2 * 1024 * 1024
 HEADS = "ledger"
+# The sweeper's read of recent events runs in the background, and is a scan on FerretDB
+# (which uses no index but _id's): it may take longer than a request's DB_TIMEOUT_SECONDS.
+BACKGROUND_SCAN_SECONDS = 60
 
 
 def chunks(items: list[Any]) -> list[list[Any]]:
@@ -100,8 +104,9 @@ class MongoStore(Store):
                                          limit=limit))
 
     def events_since(self, events: str, ms: int, limit: int) -> list[dict[str, Any]]:
-        return list(self.db[events].find({"ms": {"$gte": ms}}, sort=[("ms", ASCENDING)],
-                                         limit=limit))
+        with pymongo.timeout(BACKGROUND_SCAN_SECONDS):
+            return list(self.db[events].find({"ms": {"$gte": ms}}, sort=[("ms", ASCENDING)],
+                                             limit=limit))
 
     def checkpoint(self, name: str) -> int:
         doc = self.db[HEADS].find_one({"_id": name})
