@@ -9,7 +9,6 @@ from app.domain.states import (
     STATUSES,
     TODO,
     WAITING,
-
     check_claim,
     check_report,
 )

@@ -16,9 +16,9 @@ from helpers import claim, done_body
 
 from app.decisions.tasks import expire_leases
 from app.delivery.dispatcher import Dispatcher, delivery_ledger
+from app.delivery.outbox import DELIVERY_KINDS
 from app.ledger import keys
 from app.ledger.events import KINDS
-from app.delivery.outbox import DELIVERY_KINDS
 
 ALL_KINDS = {**KINDS, **DELIVERY_KINDS}
 
