@@ -22,15 +22,35 @@ from pymongo import monitoring
 NOT_COUNTED = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "buildInfo",
                          "buildinfo", "saslStart", "saslContinue", "getnonce", "authenticate"})
 WRITES = frozenset({"insert", "update", "delete", "findAndModify", "findandmodify"})
+QUERIES = frozenset({"find", "count", "distinct", "aggregate"})
 
 
 @dataclass(frozen=True)
 class Command:
     name: str  # find, insert, update, ...
     collection: str
+    # a query's filter and sort fields (None for other commands; an aggregate names "$pipeline")
+    fields: tuple[str, ...] | None = None
 
     def __str__(self) -> str:
-        return f"{self.name} {self.collection}"
+        if self.fields is None:
+            return f"{self.name} {self.collection}"
+        return f"{self.name} {self.collection} by {','.join(self.fields) or 'nothing'}"
+
+    @property
+    def by_id(self) -> bool:
+        """A query that only filters and sorts on `_id` (an index lookup on any server)."""
+        return self.fields is not None and set(self.fields) <= {"_id"}
+
+
+def _fields(event: monitoring.CommandStartedEvent) -> tuple[str, ...] | None:
+    command = event.command
+    if event.command_name not in QUERIES:
+        return None
+    if event.command_name == "aggregate":
+        return ("$pipeline",)
+    query = command.get("filter") or command.get("query") or {}
+    return tuple(sorted({*query, *(command.get("sort") or {})}))
 
 
 def _collection(event: monitoring.CommandStartedEvent) -> str:
@@ -72,7 +92,7 @@ class CommandLog(monitoring.CommandListener):
         with self._lock:
             if self._database is None or event.database_name != self._database:
                 return
-            self._seen.append(Command(event.command_name, _collection(event)))
+            self._seen.append(Command(event.command_name, _collection(event), _fields(event)))
             if self._delay is not None:
                 names, seconds = self._delay
                 if event.command_name in WRITES:

@@ -3,7 +3,8 @@
 A pymongo CommandListener (tests/commands.py) counts the commands started by ONE request sent
 through the Flask test client, after the same kind of request has warmed the app up, on a
 database nobody else uses. A count above its budget fails, and the message lists every
-command (name and collection) so a developer sees what to cut.
+command (name, collection, and for a query the fields it filters and sorts on) so a developer
+sees what to cut. A task decision (claim, heartbeat, learndone) must also query by `_id` only.
 
 Marked `real_server`: the in-process store sends no commands to count.
 
@@ -13,12 +14,17 @@ POST /prediction 7, POST /data 10 with 1 algo and 10 with 8 algos.
 """
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 from commands import Command, CommandLog, command_log, listing
-from conftest import ApiClient, new_uuid
+from conftest import AUTH, ApiClient, new_uuid
+from werkzeug.serving import make_server
 
 from app import create_app
 
@@ -62,6 +68,14 @@ def _within(label: str, commands: list[Command], budget: int) -> None:
     if len(commands) > budget:
         pytest.fail(f"{label} made {len(commands)} database commands, budget {budget}: "
                     f"{listing(commands)}", pytrace=False)
+
+
+def _only_by_id(label: str, commands: list[Command]) -> None:
+    """Issue 9: no query other than by `_id` in a task decision."""
+    other = [command for command in commands if command.fields is not None and not command.by_id]
+    if other:
+        pytest.fail(f"{label} queried other than by _id: {'; '.join(map(str, other))} "
+                    f"(all commands: {listing(commands)})", pytrace=False)
 
 
 def _chain(client: ApiClient, algo: str) -> list[dict[str, Any]]:
@@ -110,6 +124,7 @@ def test_claim_count(counted):
                                  CLAIM_BUDGET)
     _ok(response)
     _within("a claim", commands, CLAIM_BUDGET)
+    _only_by_id("a claim", commands)
 
 
 def test_heartbeat_count(counted):
@@ -125,6 +140,7 @@ def test_heartbeat_count(counted):
         HEARTBEAT_BUDGET)
     assert _ok(response)["lease_expires"]
     _within("a heartbeat", commands, HEARTBEAT_BUDGET)
+    _only_by_id("a heartbeat", commands)
 
 
 @pytest.mark.parametrize("outcome", ["done", "failed"])
@@ -144,6 +160,7 @@ def test_learndone_with_promotion_count(counted, outcome):
     chain = _chain(client, measured[0]["algo"])
     assert [doc["status"] for doc in chain] == [outcome, "todo", "waiting"], chain  # promoted
     _within(f"a learndone {outcome} with promotion", commands, budget)
+    _only_by_id(f"a learndone {outcome} with promotion", commands)
 
 
 def test_prediction_count(counted):
@@ -187,3 +204,80 @@ def test_data_upload_count_is_constant_in_the_number_of_algos(counted):
             pytrace=False)
     for algos, commands in zip(DATA_ALGOS, (few, many), strict=True):
         _within(f"a POST /data with {algos} algo(s)", commands, DATA_BUDGET)
+
+
+# --- racing writers -------------------------------------------------------------------------
+
+RACING_WORKERS, RACING_CYCLES = 8, 4  # workers, and claim + learndone cycles each
+RACING_RATIO_BUDGET = 1.5  # commands per cycle with racing workers / without (issue 9)
+
+
+@pytest.fixture
+def counted_server(config: dict[str, Any], db_name: str):
+    """(base URL, CommandLog, API client): the app served by a threaded server over loopback
+    (and through the test client, to build data), its database commands counted."""
+    log = command_log()
+    app = create_app(config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", log, ApiClient(app.test_client())
+    server.shutdown()
+    thread.join(timeout=10)
+    app.extensions["orchestrator.store"].close()
+
+
+def _work_chain(base: str, chain: list[dict[str, Any]], start: threading.Barrier) -> list[str]:
+    """Claim and report done each learnuplet of a chain in turn; returns what went wrong."""
+    worker, wrong = new_uuid(), []
+    with requests.Session() as session:
+        session.auth = AUTH
+        start.wait()
+        for task in chain:
+            for url, body in ((f"/worker/learnuplet/{task['uuid']}", {"worker": worker}),
+                              (f"/learndone/{task['uuid']}", {
+                                  "status": "done", "perf": 0.5, "worker": worker,
+                                  "train_perf": dict.fromkeys(task["train_data"], 0.5),
+                                  "test_perf": dict.fromkeys(task["test_data"], 0.5)})):
+                response = session.post(base + url, json=body, timeout=60)
+                if response.status_code != 200:
+                    return [*wrong, f"{url}: {response.status_code} {response.text[:200]}"]
+    return wrong
+
+
+def _cycles(base: str, log: CommandLog, db_name: str,
+            chains: list[list[dict[str, Any]]]) -> list[Command]:
+    start = threading.Barrier(len(chains))
+    with log.recording(db_name) as commands, ThreadPoolExecutor(len(chains)) as pool:
+        wrong = [error for errors in pool.map(lambda chain: _work_chain(base, chain, start), chains)
+                 for error in errors]
+    assert wrong == [], wrong
+    return list(commands)
+
+
+def test_racing_writers_commands_per_cycle(counted_server, db_name, capsys):
+    """Workers each on a chain of their own race only for the ledger: losing a commit race
+    must cost O(1) round trips, so a cycle costs at most 1.5 × what it costs alone."""
+    base, log, client = counted_server
+    test_data = new_uuid()
+    problem = client.problem(test_dataset=[test_data], size=1)["uuid"]
+    # every cycle promotes the next rank: one learnuplet more than cycles in each chain
+    client.data(problem, uuids=[test_data, *(new_uuid() for _ in range(RACING_CYCLES + 1))])
+    warm, alone, *racing = (_chain(client, client.algo(problem)["new_algo"]["uuid"])[:RACING_CYCLES]
+                            for _ in range(2 + RACING_WORKERS))
+    _cycles(base, log, db_name, [warm[:1]])  # warm-up
+
+    uncontended = _cycles(base, log, db_name, [alone])
+    contended = _cycles(base, log, db_name, racing)
+
+    one = len(uncontended) / RACING_CYCLES
+    many = len(contended) / (RACING_CYCLES * RACING_WORKERS)
+    with capsys.disabled():
+        print(f"\n[command count] claim + learndone cycle: alone {one:.2f}, "
+              f"{RACING_WORKERS} racing workers {many:.2f} (ratio {many / one:.2f}, budget "
+              f"{RACING_RATIO_BUDGET}); racing: {Counter(map(str, contended)).most_common()}")
+    if many > RACING_RATIO_BUDGET * one:
+        pytest.fail(f"a claim + learndone cycle took {many:.2f} commands with {RACING_WORKERS} "
+                    f"racing workers, {many / one:.2f} × the {one:.2f} it takes alone (budget "
+                    f"{RACING_RATIO_BUDGET} ×); racing workers sent, in all: "
+                    f"{Counter(map(str, contended)).most_common()}", pytrace=False)
