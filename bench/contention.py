@@ -57,7 +57,7 @@ P99_TARGET_MS, MAX_TARGET_MS = 1000.0, 3000.0  # the mixed workload, every reque
 # Not the app's work: connection handshake, server monitoring, sessions, our own counters.
 NOT_COUNTED = {"hello", "ismaster", "ping", "endsessions", "buildinfo", "serverstatus",
                "saslstart", "saslcontinue", "getnonce", "authenticate"}
-HTTP_TIMEOUT = 90.0  # longer than gunicorn's worker timeout (60 s): a hung request shows as one
+HTTP_TIMEOUT = 65.0  # longer than gunicorn's worker timeout (60 s): a hung request shows as one
 POLL_LIMIT = 10  # todo learnuplets a mixed-workload worker lists at a time
 
 
@@ -124,6 +124,20 @@ class Counters:
                 total[name] = int(value.get("total", 0))
                 failed[name] = int(value.get("failed", 0))
         return total, failed
+
+    def wait_quiet(self, quiet: float = 1.0, limit: float = 60.0) -> float:
+        """Wait until no command has reached the server for `quiet` seconds (requests that
+        clients gave up on still run on the server); returns the seconds waited, at most `limit`."""
+        started = time.monotonic()
+        last, since = self.read()[0], time.monotonic()
+        while time.monotonic() - started < limit:
+            time.sleep(0.25)
+            now = self.read()[0]
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+        return round(time.monotonic() - started, 1)
 
     def close(self) -> None:
         self.client.close()
@@ -485,6 +499,12 @@ def table(results: dict[str, Any]) -> str:
                          f"{row['cycles_per_s']:>6} {row['commands_per_cycle']!s:>9} "
                          f"{row['cycle_latency']['p50_ms']:>8} {row['cycle_latency']['p99_ms']:>8}  "
                          f"{row['per_command_per_cycle']}")
+            if row["errors"]:
+                lines.append(f"{'':28} {len(row['errors'])} worker(s) stopped on an error: "
+                             f"{row['errors'][0][:150]}")
+        if cycles["many"].get("drained_s", 0) > 1.5:
+            lines.append(f"{'':28} FerretDB busy {cycles['many']['drained_s']} s more after the "
+                         "8-worker phase (requests the clients had given up on)")
     creates = results.get("creates")
     if creates:
         lines.append(f"\n{creates['count']} POST /problem: one after another {creates['sequential_s']} s, "
@@ -546,6 +566,8 @@ def run_counted(uri_base: str, args: argparse.Namespace, logdir: Path,
         one = cycle_phase(server.base, counters, chains[:1], args.cycles, args.cycle_seconds)
         log(f"cycles: {args.cycle_workers} workers, up to {args.cycles} cycles each")
         many = cycle_phase(server.base, counters, chains[1:], args.cycles, args.cycle_seconds)
+        # Requests a client gave up on (timeouts) still run: let them end before the creates.
+        many["drained_s"] = counters.wait_quiet()
         for phase in (one, many):
             problems += [f"cycles, {phase['workers']} worker(s): {error}" for error in phase["errors"]]
             problems += check_cycles(server.base, phase)
