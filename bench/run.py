@@ -23,10 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,89 +42,10 @@ from app.ledger.streams import EVENTS
 from app.storage.mongo import MongoStore
 
 from . import fill as filling
-from .load import Http, basic, have_wrk, load, run_sampled, summary
+from .load import Http, load, run_sampled, summary
+from .servers import AUTH, RESULTS, ROOT, Ferret, Server, log, machine
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-USER, PASSWORD = "bench", "bench-pass"
-AUTH = basic(USER, PASSWORD)
 SLOW_SECONDS = 1.0  # a probe slower than this: sample sequentially instead of loading
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Ferret:
-    """FerretDB through tools/ferretdb.sh, with a state file nobody else uses."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="bench-ferretdb-"))
-        self.env = {**os.environ, "FERRETDB_STATE": str(self.dir / "state")}
-        self.uri = ""
-
-    def start(self) -> str:
-        out = subprocess.run(["bash", str(ROOT / "tools" / "ferretdb.sh"), "start", str(self.dir / "data")],
-                             env=self.env, capture_output=True, text=True, check=False)
-        if out.returncode:
-            raise RuntimeError(f"FerretDB did not start: {out.stderr}")
-        self.uri = out.stdout.strip().splitlines()[-1]
-        return self.uri
-
-    def stop(self) -> None:
-        subprocess.run(["bash", str(ROOT / "tools" / "ferretdb.sh"), "stop"], env=self.env,
-                       capture_output=True, check=False)
-        subprocess.run(["rm", "-rf", str(self.dir)], check=False)
-
-
-class Server:
-    """An app under gunicorn with the repository's gunicorn_config.py."""
-
-    def __init__(self, name: str, target: str, uri: str, workers: int, threads: int, logdir: Path):
-        self.name, self.port = name, free_port()
-        self.concurrency = (workers, threads)
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "MONGO_URI": uri, "USER_AUTH": USER, "PWD_AUTH": PASSWORD,
-               "PORT": str(self.port), "WEB_CONCURRENCY": str(workers),
-               "GUNICORN_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
-        self.log = open(logdir / f"{name}.log", "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn_config.py", "--no-control-socket",
-             "--bind", f"127.0.0.1:{self.port}", target],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait(self, path: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {self.log.name}")
-            try:
-                status, _, _ = Http(self.base, AUTH, timeout=timeout).request("GET", path)
-                if status < 500:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{self.name} did not answer within {timeout}s")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
 
 
 def alternate(rounds: int, run: Any, apps: dict[str, Server]) -> dict[str, Any]:
@@ -459,14 +377,6 @@ def check_fill(uri: str) -> tuple[dict[str, Any], list[str]]:
     except (IndexError, ValueError):
         return {}, [f"check_fill failed: {done.stderr[-2000:]}"]
     return out, [f"check_fill: {error}" for error in out["errors"]]
-
-
-def machine() -> dict[str, Any]:
-    memory = next((line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")), "?")
-    load = os.getloadavg()
-    return {"nproc": os.cpu_count(), "mem_kib": int(memory), "python": platform.python_version(),
-            "platform": platform.platform(), "loadavg_at_start": [round(x, 2) for x in load],
-            "wrk": have_wrk()}
 
 
 def table(results: dict[str, Any]) -> str:
