@@ -544,3 +544,32 @@ def test_events_name_the_keys_they_read_and_write(client, db):
     assert client.post(f"/learndone/{second['uuid']}", {"status": "failed"}).status_code == 200
     failed = events_for(db, second["uuid"])[-1]
     assert set(failed["writes"]) == {f"task:{second['uuid']}", f"chain:{algo_uuid}"}
+
+
+def test_a_decision_never_builds_on_a_half_applied_report(client, db, streams, monkeypatch):
+    # The report of rank 0 writes the learnuplets, then its writer dies before the chain
+    # document: an upload that then reads the chain must wait for (and finally apply) the
+    # report, not extend the chain as it was before it.
+    algo_uuid, learnuplets = learnuplets_of_new_chain(client, count=3)
+    first = learnuplets[0]
+    assert claim(client, first["uuid"]).status_code == 200
+    original = streams.store.write
+
+    def learnuplets_only(writes, version, version_field):
+        monkeypatch.setattr(streams.store, "write", original)
+        half = type(writes)(updates=[u for u in writes.updates if u[0] == "learnuplet"])
+        original(half, version, version_field)
+        raise SimulatedCrash("crash before the chain document is written")
+
+    monkeypatch.setattr(streams.store, "write", learnuplets_only)
+    monkeypatch.setattr(streams, "settle_seconds", 0.2)
+    assert client.post(f"/learndone/{first['uuid']}", done_body(first, 0.7)).status_code == 500
+    client.data(first["problem"], count=1)
+    after = chain(client, algo_uuid)
+    assert [doc["status"] for doc in after] == ["done", "todo", "waiting", "waiting"]
+    assert after[1]["model_start"] == first["model_end"]
+    chain_document = db.get("chain", algo_uuid)
+    assert (chain_document["active"], chain_document["next_waiting"], chain_document["length"]) == (
+        1, 2, 4)
+    assert chain_document["best"]["model_end"] == first["model_end"]
+    assert_ledger_is_whole(db)

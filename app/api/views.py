@@ -78,7 +78,7 @@ def one_document(collection: str, uuid: str) -> Response:
     document = store().get(collection, uuid)
     if document is None:
         raise NotFound(f"no {collection} {uuid}")
-    return jsonify(document)
+    return jsonify(shown(document))
 
 
 def document_list(collection: str) -> Response:
@@ -96,7 +96,7 @@ def document_list(collection: str) -> Response:
     has_more = len(documents) > limit
     documents = documents[:limit]
     token = make_token(query, documents[-1]["seq"]) if has_more else None
-    body: dict[str, Any] = {f"{collection}s": [_without_seq(doc) for doc in documents]}
+    body: dict[str, Any] = {f"{collection}s": [shown(doc) for doc in documents]}
     if token:
         body["next_page_token"] = token
     response = jsonify(body)
@@ -107,8 +107,13 @@ def document_list(collection: str) -> Response:
     return response
 
 
-def _without_seq(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key != "seq"}
+# Bookkeeping a client has no use for: the list order, and the chain version a learnuplet's
+# last event gave (streams.Reading.complete).
+NOT_SHOWN = ("seq", "chain_version")
+
+
+def shown(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key not in NOT_SHOWN}
 
 
 def add_read_routes(bp: Blueprint, collection: str) -> None:

@@ -178,16 +178,26 @@ def _chain_moves(event: Event, done: dict[str, Any] | None) -> list[tuple[str, s
     promoted, fields = advance_chain(event["chain"], done)
     updates = [("chain", event["chain"]["uuid"], fields)]
     if promoted:
-        updates.append((LEARNUPLET, promoted["uuid"], promoted["fields"]))
+        updates.append((LEARNUPLET, promoted["uuid"], {**promoted["fields"],
+                                                      "chain_version": event["n"]}))
     return updates
+
+
+def _finished(event: Event, fields: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """The finished task's update. A learnuplet whose event also moves its chain records the
+    chain version that event gives, and the chain document is written after it: a decision
+    that reads the learnuplet before the chain document is written sees that the event is
+    still being applied (streams.Reading.complete)."""
+    if _moves_chain(event):
+        fields = {**fields, "chain_version": event["n"]}
+    return (event["collection"], event["uuid"], fields)
 
 
 def _task_reported(store: Store, event: Event) -> Writes:
     finished = {**event["outcome"], "timestamp_done": event["at"], "lease_expires": None}
     done = ({**event["task"], **finished}
             if _moves_chain(event) and event["outcome"]["status"] == "done" else None)
-    return Writes(updates=[(event["collection"], event["uuid"], finished),
-                           *_chain_moves(event, done)])
+    return Writes(updates=[_finished(event, finished), *_chain_moves(event, done)])
 
 
 TASK_REPORTED = EventKind("task_reported", reads=lambda e: _task_reads(e), writes=_finishing_writes,
@@ -201,8 +211,7 @@ def _lease_expired(store: Store, event: Event) -> Writes:
         fields = {"status": event["status"], "timestamp_done": event["at"]}
     fields.update(attempts=event["attempts"], lease_expires=None,
                   lapsed_workers=event["lapsed_workers"])
-    return Writes(updates=[(event["collection"], event["uuid"], fields),
-                           *_chain_moves(event, None)])
+    return Writes(updates=[_finished(event, fields), *_chain_moves(event, None)])
 
 
 LEASE_EXPIRED = EventKind("lease_expired", reads=lambda e: _task_reads(e), writes=_finishing_writes,

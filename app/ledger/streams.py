@@ -52,6 +52,8 @@ class Reading:
     stream: str | None = None
     documents: list[tuple[str, str]] = field(default_factory=list)
     position: int = 0
+    chain_version: int | None = None  # the chain document's, if one was read
+    chain_expected: int = 0  # the chain version the learnuplets read were written for
 
     def observe(self, stream: str, collection: str, uuid: str,
                 document: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -59,8 +61,18 @@ class Reading:
         assert self.stream in (None, stream), "a decision reads one stream"
         self.stream = stream
         self.documents.append((collection, uuid))
-        self.position = max(self.position, (document or {}).get("version", 0))
+        found = document or {}
+        self.position = max(self.position, found.get("version", 0))
+        if collection == "chain":
+            self.chain_version = found.get("version", 0)
+        self.chain_expected = max(self.chain_expected, found.get("chain_version", 0))
         return document
+
+    @property
+    def complete(self) -> bool:
+        """False while an event that moves a chain is half applied: it wrote the learnuplets
+        read (they name the chain version it gives) but not yet the chain document."""
+        return self.chain_version is None or self.chain_version >= self.chain_expected
 
 
 Decide = Callable[[Reading], dict[str, Any] | None]
@@ -97,9 +109,15 @@ class StreamLedger:
             try:
                 content = decide(reading)
             except Refusal:
+                if not reading.complete:
+                    self._await_complete(reading)
+                    continue
                 if rechecked or reading.stream is None or not self._settle(reading):
                     raise
                 rechecked = True
+                continue
+            if not reading.complete:  # decided on a half-applied event: wait, decide again
+                self._await_complete(reading)
                 continue
             if content is None:
                 return None
@@ -119,19 +137,20 @@ class StreamLedger:
         (a data upload extends every chain of its problems): the decisions are made, their
         events inserted together and applied together (`known`: events already read). A
         stream whose number was taken meanwhile is committed on its own, as commit() does."""
-        prepared, unchanging = [], Unchanging(self.store, known)
+        prepared, unchanging, alone = [], Unchanging(self.store, known), []
         for decide in decides:
             reading = Reading()
             content = decide(reading)
-            if content is not None:
+            if not reading.complete:
+                alone.append(decide)  # read a half-applied event: commit() waits for it
+            elif content is not None:
                 prepared.append((decide, *self.prepare(reading, content, unchanging)))
         taken = self.store.insert_events(EVENTS, [event for _, event, _ in prepared]) \
             if prepared else set()
         done = [(event, writes) for _, event, writes in prepared if event["_id"] not in taken]
         self.store.write_many([(writes, event["n"]) for event, writes in done], "version")
-        for decide, event, _ in prepared:
-            if event["_id"] in taken and (committed := self.commit(decide)) is not None:
-                done.append(committed)
+        alone += [decide for decide, event, _ in prepared if event["_id"] in taken]
+        done += [committed for decide in alone if (committed := self.commit(decide)) is not None]
         return done
 
     def prepare(self, reading: Reading, content: dict[str, Any],
@@ -182,8 +201,26 @@ class StreamLedger:
             pause = min(pause * 2, 0.05)
             if self._position(reading) > reading.position:
                 return True
+        log.warning("event %s stayed unapplied for %ss: its writer is presumed dead; applying it",
+                    following["_id"], self.settle_seconds)
         self.take_over(following)
         return True
+
+    def _await_complete(self, reading: Reading) -> None:
+        """Wait until the chain document shows the event the learnuplets read were written by;
+        after `settle_seconds` its writer is presumed dead and the event is applied here."""
+        deadline, pause = self.clock.monotonic() + self.settle_seconds, 0.002
+        while self.clock.monotonic() < deadline:
+            self.clock.sleep(pause * random.uniform(0.5, 1.5))
+            pause = min(pause * 2, 0.05)
+            chain = self.store.get("chain", reading.stream.removeprefix("chain:")) or {}
+            if chain.get("version", 0) >= reading.chain_expected:
+                return
+        event = self.store.event(EVENTS, event_id(reading.stream, reading.chain_expected))
+        log.warning("event %s stayed half applied for %ss: its writer is presumed dead; "
+                    "applying it", event and event["_id"], self.settle_seconds)
+        if event is not None:
+            self.take_over(event)
 
     def _position(self, reading: Reading) -> int:
         versions = [(self.store.get(collection, uuid) or {}).get("version", 0)
