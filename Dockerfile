@@ -1,5 +1,6 @@
-# The Morpheo Orchestrator under gunicorn. Needs MONGO_URI, USER_AUTH and PWD_AUTH at run
-# time (see docs/deployment.md); docker-compose.yml provides all three with MongoDB.
+# The Morpheo Orchestrator under gunicorn. Needs USER_AUTH and PWD_AUTH at run time, and
+# MONGO_URI for several workers (see docs/deployment.md); docker-compose.yml provides all
+# three with MongoDB.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

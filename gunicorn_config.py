@@ -22,6 +22,6 @@ except ConfigError as error:
     sys.exit(f"orchestrator: cannot start: {error}")
 
 if not os.environ.get("MONGO_URI") and workers > 1:
-    # Each worker would hold its own in-process store: requests would see different data.
-    sys.exit("orchestrator: MONGO_URI is unset, so the in-process store is used, and it cannot be "
+    # The embedded store serves one process (its folder is locked by the first worker).
+    sys.exit("orchestrator: MONGO_URI is unset, so the embedded store is used, and it cannot be "
              "shared by several gunicorn workers. Set MONGO_URI, or WEB_CONCURRENCY=1.")

@@ -75,6 +75,9 @@ def check_config(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             "No account is configured: set USER_AUTH and PWD_AUTH (the administrator's "
             "user name and password). The Orchestrator never runs without authentication.")
+    if not config.get("MONGO_URI") and not config.get("DATA_DIR"):
+        raise ConfigError("DATA_DIR is empty: name the embedded store's folder (default "
+                          "./orchestrator-data), or :memory: to keep nothing, or set MONGO_URI")
     if config["PAGE_LIMIT_DEFAULT"] > config["PAGE_LIMIT_MAX"]:
         raise ConfigError("PAGE_LIMIT_DEFAULT must not exceed PAGE_LIMIT_MAX")
     if config["SWEEP_SECONDS"] < 0:

@@ -1,7 +1,7 @@
 """Shared fixtures. Every test gets its own app and its own database.
 
 With MONGO_URI set the suite runs against that server (each test in a database of its own,
-dropped afterwards); without it, against the in-process store.
+dropped afterwards); without it, against the embedded store in memory (DATA_DIR=:memory:).
 """
 from __future__ import annotations
 

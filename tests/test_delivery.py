@@ -262,7 +262,7 @@ def test_no_request_waits_for_compute_with_a_backlog(client, compute, behaviour)
 # --- durability and several dispatchers (a real server only) -------------------------------
 
 @pytest.mark.real_server
-@pytest.mark.skipif(not MONGO_URI, reason="the in-process store lives and dies with its process: "
+@pytest.mark.skipif(not MONGO_URI, reason="the embedded store in memory lives and dies with its process: "
                     "there is no restart to survive; runs with MONGO_URI")
 def test_undelivered_entries_are_sent_after_a_restart(make_app, compute):
     compute.refuse()
@@ -286,7 +286,7 @@ def test_undelivered_entries_are_sent_after_a_restart(make_app, compute):
 
 
 @pytest.mark.real_server
-@pytest.mark.skipif(not MONGO_URI, reason="the in-process store is one process's memory: two "
+@pytest.mark.skipif(not MONGO_URI, reason="the embedded store serves one process: two "
                     "server processes cannot share it; runs with MONGO_URI")
 def test_two_dispatchers_never_push_one_entry_at_the_same_time(make_app, compute):
     """Two servers on one database; every push takes a while and the first of each task fails,

@@ -1,15 +1,15 @@
 """Every query shape the API can send has an index whose prefix serves it.
 
-The shapes come from the code where they can (every filter of app/listing.FILTERS, with the
-`seq` sort that document_list pages by) and are listed by hand where they cannot (the domain
-lookups, each with a pointer to the code that sends it). Each shape is checked against
-app.store.INDEXES plus the unique `uuid` index, and against the indexes the running store
-really has after create_app (index_information()), so it holds on the in-process store and
-on MongoDB/FerretDB alike.
+The shapes come from the code where they can (every filter of app/api/listing.FILTERS, with
+the `seq` sort that document_list pages by) and are listed by hand where they cannot (the
+named queries of app/storage/mongo.py). Each shape is checked against
+app/storage/indexes.INDEXES plus the `_id` index, and against the indexes a MongoDB-protocol
+server really has after MongoStore.prepare() (index_information(): the test's server, or
+mongomock when the suite runs on the embedded store).
 
 Rule: a shape with equality (or $in) fields E and sort S is served by an index whose first
 len(E) keys are exactly E (in any order) and whose next keys are S (or S reversed). A shape
-that names `uuid` is served by the unique uuid index (one document at most). A filter
+that names `uuid` is served by the `_id` index (one document at most). A filter
 combination (several query parameters) is served when one of its fields is: the index
 gives the `seq` order and MongoDB checks the other fields on the documents it reads.
 A document's `_id` is its uuid, so lookups by uuid are `_id` lookups.
