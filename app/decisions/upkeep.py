@@ -9,6 +9,10 @@ from ..ledger import Ledgers
 from .tasks import expire_leases
 
 log = logging.getLogger(__name__)
+# The stream sweep reads the recent stream events, a scan on FerretDB: it runs every this many
+# ticks (30 s by default). An event a writer left behind is usually applied sooner, by the
+# next decision on its stream.
+STREAM_SWEEP_EVERY = 6
 
 
 class Sweeper:
@@ -22,13 +26,16 @@ class Sweeper:
         # GET /ready reports a sweep that keeps failing: committed events may stay unapplied
         self.failing_since: float | None = None
         self.last_error = ""
+        self.ticks = 0
 
     def stop(self) -> None:
         self.stopped.set()
 
     def sweep(self) -> None:
         self.ledgers.registry.roll_forward()
-        self.ledgers.streams.sweep()
+        if self.ticks % STREAM_SWEEP_EVERY == 0:  # the first tick: the start-up sweep
+            self.ledgers.streams.sweep()
+        self.ticks += 1
         expire_leases(self.ledgers, self.max_attempts)
 
     def run_forever(self) -> None:
