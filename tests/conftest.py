@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import threading
 import time
 import uuid as uuidlib
@@ -159,6 +160,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"REQUIRE_REAL_SERVER=1 but this real-server test was skipped: {reason}"
+
+
+@pytest.fixture
+def ferretdb(tmp_path: Any) -> Iterator[Any]:
+    """A FerretDB of the test's own (own data directory and port), stopped afterwards, and
+    never left stopped (SIGSTOP) by a test that stalls it."""
+    from ferretdb_server import FerretDBServer, ferretdb_binary  # they import this module
+    from realserver import requirement_missing
+
+    try:
+        ferretdb_binary()
+    except Exception as error:  # no Go, build failure: say so
+        requirement_missing(f"cannot build FerretDB with tools/ferretdb.sh: {error}")
+    server = FerretDBServer(tmp_path / "ferretdb-data")
+    server.start()
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    server.stop()
 
 
 # --- Apps with background threads, and a fake compute service --------------------------------

@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 import requests
 from conftest import MONGO_URI, database_uri, new_uuid
-from ferretdb_server import FerretDBServer, ferretdb_binary
 from pymongo import MongoClient
 from pymongo.database import Database
-from realserver import PROBLEM_JSON, ApiSession, Gunicorn, requirement_missing, wait_until
+from realserver import PROBLEM_JSON, ApiSession, Gunicorn, wait_until
 
 pytestmark = pytest.mark.real_server
 
@@ -58,19 +57,6 @@ def start_orchestrator(tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
     yield start
     for server in started:
         server.stop()
-
-
-@pytest.fixture
-def ferretdb(tmp_path: Path) -> Iterator[FerretDBServer]:
-    """A FerretDB of this test's own (own data directory and port), stopped afterwards."""
-    try:
-        ferretdb_binary()
-    except Exception as error:  # no Go, build failure: say so
-        requirement_missing(f"cannot build FerretDB with tools/ferretdb.sh: {error}")
-    server = FerretDBServer(tmp_path / "ferretdb-data")
-    server.start()
-    yield server
-    server.stop()
 
 
 # --- building data through the API ----------------------------------------------------------

@@ -18,15 +18,13 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from conftest import ApiClient, database_uri, new_uuid
-from ferretdb_server import FerretDBServer, ferretdb_binary
 from helpers import chain, problem_details
-from realserver import requirement_missing, wait_until
+from realserver import wait_until
 
 from app import create_app, stop_background
 
@@ -40,21 +38,6 @@ LOW_UUIDS, LOW_DOCUMENTS = 500, 20  # MAX_EVENT_UUIDS, MAX_EVENT_DOCUMENTS of th
 LEASE = 2  # LEASE_SECONDS of the lease tests
 
 
-@pytest.fixture
-def app_with(config: dict[str, Any]) -> Iterator[Callable[..., Any]]:
-    """Apps on this test's database with extra settings; their background threads stopped after."""
-    apps: list[Any] = []
-
-    def make(**settings: Any) -> Any:
-        created = create_app({**config, **settings})
-        apps.append(created)
-        return created
-
-    yield make
-    for created in apps:
-        stop_background(created)
-
-
 def _new_problem(test_dataset: list[str] | None = None, size: int = 1) -> dict[str, Any]:
     return {"uuid": new_uuid(), "workflow": new_uuid(),
             "test_dataset": test_dataset if test_dataset is not None else [new_uuid()],
@@ -62,21 +45,6 @@ def _new_problem(test_dataset: list[str] | None = None, size: int = 1) -> dict[s
 
 
 # --- a stalled database ---------------------------------------------------------------------
-
-@pytest.fixture
-def private_ferretdb(tmp_path: Path) -> Iterator[FerretDBServer]:
-    """A FerretDB of this test's own, which it may stop with SIGSTOP; stopped afterwards."""
-    try:
-        ferretdb_binary()
-    except Exception as error:  # no Go, build failure: say so
-        requirement_missing(f"cannot build FerretDB with tools/ferretdb.sh: {error}")
-    server = FerretDBServer(tmp_path / "ferretdb-data")
-    server.start()
-    yield server
-    if server.proc is not None and server.proc.poll() is None:
-        os.kill(server.proc.pid, signal.SIGCONT)  # never leave it stopped
-    server.stop()
-
 
 def _timed(send: Callable[[], Any]) -> tuple[Any, float]:
     """Send from a thread of its own, so that a request the server never answers fails the
@@ -102,8 +70,8 @@ def _timed(send: Callable[[], Any]) -> tuple[Any, float]:
 
 
 @pytest.mark.real_server
-def test_a_stalled_database_gets_bounded_503s_and_the_server_recovers(private_ferretdb, config):
-    app = create_app({**config, "MONGO_URI": database_uri(private_ferretdb.uri, "orchestrator_stall"),
+def test_a_stalled_database_gets_bounded_503s_and_the_server_recovers(ferretdb, config):
+    app = create_app({**config, "MONGO_URI": database_uri(ferretdb.uri, "orchestrator_stall"),
                       "DB_TIMEOUT_SECONDS": STALL_DB_TIMEOUT, "SWEEP_SECONDS": 1})
     try:
         client = ApiClient(app.test_client())
@@ -115,7 +83,7 @@ def test_a_stalled_database_gets_bounded_503s_and_the_server_recovers(private_fe
             "POST /problem": lambda: client.post("/problem", sent),
             "GET /ready": lambda: app.test_client().get("/ready"),
         }
-        pid = private_ferretdb.proc.pid
+        pid = ferretdb.proc.pid
         os.kill(pid, signal.SIGSTOP)
         try:
             for label, send in requests.items():
@@ -185,8 +153,8 @@ def _refused(response: Any, bound: str) -> None:
     assert bound in detail, detail
 
 
-def test_an_upload_over_max_event_uuids_is_refused_and_stores_nothing(app_with):
-    client = ApiClient(app_with(MAX_EVENT_UUIDS=LOW_UUIDS).test_client())
+def test_an_upload_over_max_event_uuids_is_refused_and_stores_nothing(make_app):
+    client = ApiClient(make_app(MAX_EVENT_UUIDS=LOW_UUIDS).test_client())
     problem = client.problem(test_dataset=[new_uuid() for _ in range(50)], size=1)["uuid"]
     client.algo(problem)
     # 30 learnuplets, each with the 50 test data: about 1,500 uuids, 3 times the bound
@@ -199,8 +167,8 @@ def test_an_upload_over_max_event_uuids_is_refused_and_stores_nothing(app_with):
     _ordinary_write_and_ready(client)
 
 
-def test_an_algo_over_max_event_uuids_is_refused_and_stores_nothing(app_with):
-    client = ApiClient(app_with(MAX_EVENT_UUIDS=LOW_UUIDS).test_client())
+def test_an_algo_over_max_event_uuids_is_refused_and_stores_nothing(make_app):
+    client = ApiClient(make_app(MAX_EVENT_UUIDS=LOW_UUIDS).test_client())
     problem = client.problem(test_dataset=[new_uuid() for _ in range(50)], size=1)["uuid"]
     client.data(problem, count=30)  # no algo yet: 30 documents, about 60 uuids
     algo = new_uuid()
@@ -214,8 +182,8 @@ def test_an_algo_over_max_event_uuids_is_refused_and_stores_nothing(app_with):
     _ordinary_write_and_ready(client)
 
 
-def test_an_upload_over_max_event_documents_is_refused_and_stores_nothing(app_with):
-    client = ApiClient(app_with(MAX_EVENT_DOCUMENTS=LOW_DOCUMENTS).test_client())
+def test_an_upload_over_max_event_documents_is_refused_and_stores_nothing(make_app):
+    client = ApiClient(make_app(MAX_EVENT_DOCUMENTS=LOW_DOCUMENTS).test_client())
     problem = client.problem(size=1)["uuid"]
     uploaded = [new_uuid() for _ in range(LOW_DOCUMENTS + 10)]
 
@@ -249,8 +217,8 @@ def _heartbeat(client: ApiClient, uuid: str, worker: str) -> tuple[int, int]:
     return response.get_json()["lease_expires"], answered
 
 
-def test_a_lease_runs_from_the_commit(app_with):
-    client = ApiClient(app_with(LEASE_SECONDS=LEASE).test_client())
+def test_a_lease_runs_from_the_commit(make_app):
+    client = ApiClient(make_app(LEASE_SECONDS=LEASE).test_client())
     task, worker = _first_task(client), new_uuid()
     sent = int(time.time())
     assert client.post(f"/worker/learnuplet/{task['uuid']}", {"worker": worker}).status_code == 200
