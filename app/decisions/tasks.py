@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.errors import Invalid, NotFound
+from ..domain.errors import Invalid, NotFound, TransitionRefused
 from ..domain.states import (
+    FAILED,
     PENDING,
     TODO,
     after_expired_lease,
@@ -59,7 +60,22 @@ def claim(ledgers: Ledgers, collection: str, uuid: str, worker: str, by: str,
         return {"kind": "task_claimed", "by": by, **_about(collection, task), "worker": worker,
                 "lease_seconds": lease_seconds}
 
-    ledgers.streams.commit(decide)
+    ledgers.streams.commit(decide, lost=lambda rival: _claimed_first(collection, uuid, rival))
+
+
+# Events that, committed on a todo task, leave it unclaimable.
+TAKES_A_TODO_TASK = {"task_claimed": PENDING, "task_reported": FAILED}
+
+
+def _claimed_first(collection: str, uuid: str, rival: dict[str, Any]) -> TransitionRefused | None:
+    """A claim that lost the race to a claim (or a failure report) of the same task is refused
+    at once: that event is committed, so the task is no longer todo."""
+    status = TAKES_A_TODO_TASK.get(rival["kind"])
+    if rival.get("uuid") != uuid or status is None:
+        return None
+    holder = f" by worker {rival['worker']}" if rival.get("worker") else ""
+    return TransitionRefused(f"{collection} {uuid} is {status}{holder}; only a todo {collection} "
+                             "can be claimed", status)
 
 
 def heartbeat(ledgers: Ledgers, collection: str, uuid: str, worker: str, by: str,

@@ -76,6 +76,7 @@ class Reading:
 
 
 Decide = Callable[[Reading], dict[str, Any] | None]
+Lost = Callable[[dict[str, Any]], Refusal | None]
 
 
 class StreamLedger:
@@ -95,13 +96,16 @@ class StreamLedger:
         return int(self.clock.now())
 
     # -- committing ---------------------------------------------------------------------------
-    def commit(self, decide: Decide) -> tuple[dict[str, Any], Writes] | None:
+    def commit(self, decide: Decide, lost: Lost | None = None
+               ) -> tuple[dict[str, Any], Writes] | None:
         """Decide and commit one event; returns it with what it wrote, or None if nothing to do.
 
         `decide` reads the aggregate (recording what it read in the Reading it is given) and
         returns the event's content, None when the request changes nothing, or raises a
         Refusal. A refusal is re-checked once, after the event following what it read (if
-        there is one) is applied.
+        there is one) is applied. `lost`, given the event that took the number a decision
+        wanted, may return the Refusal that event makes certain (a rival's claim of the same
+        task): it is raised at once, without waiting for that event to be applied.
         """
         rechecked = False
         for _ in range(self.attempts):
@@ -125,7 +129,13 @@ class StreamLedger:
             try:
                 self.store.insert_event(EVENTS, event)
             except Duplicate:
-                self._settle(reading)
+                following = self._following(reading)
+                refusal = lost(following) if lost and following else None
+                if refusal is not None:
+                    if self._stale(following):  # its writer may be dead: apply it first
+                        self.take_over(following)
+                    raise refusal from None
+                self._settle(reading, following)
                 continue
             self.write(event, writes)
             return event, writes
@@ -188,11 +198,19 @@ class StreamLedger:
         self.store.write(writes, event["n"], "version")
 
     # -- waiting, rolling forward ---------------------------------------------------------------
-    def _settle(self, reading: Reading) -> bool:
+    def _stale(self, event: dict[str, Any]) -> bool:
+        """Committed longer than `settle_seconds` ago (by this server's clock)."""
+        return event["ms"] < (self.clock.now() - self.settle_seconds) * 1000
+
+    def _following(self, reading: Reading) -> dict[str, Any] | None:
+        """The event after the reading's position, if one was committed."""
+        return self.store.event(EVENTS, event_id(reading.stream, reading.position + 1))
+
+    def _settle(self, reading: Reading, following: dict[str, Any] | None = None) -> bool:
         """Wait until the event after the reading's position, if there is one, is applied: its
         writer is normally applying it now. After `settle_seconds` it is presumed dead, and
         the event is applied here. Returns whether there was such an event."""
-        following = self.store.event(EVENTS, event_id(reading.stream, reading.position + 1))
+        following = following or self._following(reading)
         if following is None:
             return False
         deadline, pause = self.clock.monotonic() + self.settle_seconds, 0.002
