@@ -108,10 +108,10 @@ class Recorder:
                 self.monkeypatch.setattr(ledger, name, self._recorded(getattr(ledger, name)))
 
     def _recorded(self, original):
-        def commit(decide, *args):
+        def commit(decide, *args, **options):
             self.store.frames.append(set())
             try:
-                committed = original(decide, *args)
+                committed = original(decide, *args, **options)
             finally:
                 read = self.store.frames.pop()
             done = committed if isinstance(committed, list) else [committed] if committed else []
