@@ -576,3 +576,29 @@ def test_a_decision_never_builds_on_a_half_applied_report(client, db, streams, m
         1, 2, 4)
     assert chain_document["best"]["model_end"] == first["model_end"]
     assert_ledger_is_whole(db)
+
+
+def test_a_report_never_builds_on_a_half_applied_report(client, db, streams, monkeypatch):
+    # The done report wrote the chain document, then its writer died before the learnuplets:
+    # a racing failure report that reads the learnuplet (still pending) must not commit a
+    # second outcome; it waits for (and finally applies) the first one, then gets 409.
+    algo_uuid, learnuplets = learnuplets_of_new_chain(client, count=2)
+    first = learnuplets[0]
+    assert claim(client, first["uuid"]).status_code == 200
+    original = streams.store.write
+
+    def chain_only(writes, version, version_field):
+        monkeypatch.setattr(streams.store, "write", original)
+        half = type(writes)(updates=[u for u in writes.updates if u[0] == "chain"])
+        original(half, version, version_field)
+        raise SimulatedCrash("crash before the learnuplets are written")
+
+    monkeypatch.setattr(streams.store, "write", chain_only)
+    monkeypatch.setattr(streams, "settle_seconds", 0.2)
+    assert client.post(f"/learndone/{first['uuid']}", done_body(first, 0.7)).status_code == 500
+    problem_details(client.post(f"/learndone/{first['uuid']}", {"status": "failed"}), 409)
+    after = chain(client, algo_uuid)
+    assert [doc["status"] for doc in after] == ["done", "todo"]
+    assert after[0]["perf"] == 0.7
+    assert [e["kind"] for e in events_for(db, first["uuid"])].count("task_reported") == 1
+    assert_ledger_is_whole(db)

@@ -109,7 +109,7 @@ def document_list(collection: str) -> Response:
 
 # Bookkeeping a client has no use for: the list order, and the chain version a learnuplet's
 # last event gave (streams.Reading.complete).
-NOT_SHOWN = ("seq", "chain_version")
+NOT_SHOWN = ("seq", "chain_version")  # the chain documents, with `wrote`, are never shown
 
 
 def shown(document: dict[str, Any]) -> dict[str, Any]:

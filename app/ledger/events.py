@@ -172,32 +172,31 @@ def _finishing_writes(e: Event) -> list[str]:
             *([keys.task(promoted)] if promoted else [])]
 
 
-def _chain_moves(event: Event, done: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any]]]:
+def _finishing(event: Event, fields: dict[str, Any], done: dict[str, Any] | None) -> Writes:
+    """A task finishes (`fields`); a learnuplet's chain moves on (`done`: it, if it is done).
+
+    The learnuplets and the chain document cannot be written at once, so each side records
+    the other: the chain document names the learnuplets this event wrote (`wrote`), and they
+    name the chain version it gives (`chain_version`). A decision that read one side before
+    the event and the other after sees it (streams.Reading.complete) and waits. The chain
+    document is written first; the learnuplets last (the seal)."""
+    task = (event["collection"], event["uuid"], fields)
     if not _moves_chain(event):
-        return []
-    promoted, fields = advance_chain(event["chain"], done)
-    updates = [("chain", event["chain"]["uuid"], fields)]
+        return Writes(updates=[task])
+    promoted, chain_fields = advance_chain(event["chain"], done)
+    number = event["n"]
+    moved = [(LEARNUPLET, event["uuid"], {**fields, "chain_version": number})]
     if promoted:
-        updates.append((LEARNUPLET, promoted["uuid"], {**promoted["fields"],
-                                                      "chain_version": event["n"]}))
-    return updates
-
-
-def _finished(event: Event, fields: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    """The finished task's update. A learnuplet whose event also moves its chain records the
-    chain version that event gives, and the chain document is written after it: a decision
-    that reads the learnuplet before the chain document is written sees that the event is
-    still being applied (streams.Reading.complete)."""
-    if _moves_chain(event):
-        fields = {**fields, "chain_version": event["n"]}
-    return (event["collection"], event["uuid"], fields)
+        moved.append((LEARNUPLET, promoted["uuid"], {**promoted["fields"], "chain_version": number}))
+    chain_fields["wrote"] = {uuid: number for _, uuid, _ in moved}
+    return Writes(updates=[("chain", event["chain"]["uuid"], chain_fields), *moved])
 
 
 def _task_reported(store: Store, event: Event) -> Writes:
     finished = {**event["outcome"], "timestamp_done": event["at"], "lease_expires": None}
     done = ({**event["task"], **finished}
             if _moves_chain(event) and event["outcome"]["status"] == "done" else None)
-    return Writes(updates=[_finished(event, finished), *_chain_moves(event, done)])
+    return _finishing(event, finished, done)
 
 
 TASK_REPORTED = EventKind("task_reported", reads=lambda e: _task_reads(e), writes=_finishing_writes,
@@ -211,7 +210,7 @@ def _lease_expired(store: Store, event: Event) -> Writes:
         fields = {"status": event["status"], "timestamp_done": event["at"]}
     fields.update(attempts=event["attempts"], lease_expires=None,
                   lapsed_workers=event["lapsed_workers"])
-    return Writes(updates=[_finished(event, fields), *_chain_moves(event, None)])
+    return _finishing(event, fields, None)
 
 
 LEASE_EXPIRED = EventKind("lease_expired", reads=lambda e: _task_reads(e), writes=_finishing_writes,

@@ -52,8 +52,8 @@ class Reading:
     stream: str | None = None
     documents: list[tuple[str, str]] = field(default_factory=list)
     position: int = 0
-    chain_version: int | None = None  # the chain document's, if one was read
-    chain_expected: int = 0  # the chain version the learnuplets read were written for
+    chain: Mapping[str, Any] | None = None  # the chain document, if one was read
+    tasks: list[Mapping[str, Any]] = field(default_factory=list)  # the learnuplets read
 
     def observe(self, stream: str, collection: str, uuid: str,
                 document: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -61,18 +61,29 @@ class Reading:
         assert self.stream in (None, stream), "a decision reads one stream"
         self.stream = stream
         self.documents.append((collection, uuid))
-        found = document or {}
-        self.position = max(self.position, found.get("version", 0))
+        self.position = max(self.position, (document or {}).get("version", 0))
         if collection == "chain":
-            self.chain_version = found.get("version", 0)
-        self.chain_expected = max(self.chain_expected, found.get("chain_version", 0))
+            self.chain = document or {}
+        elif collection == "learnuplet" and document:
+            self.tasks.append(document)
         return document
 
     @property
     def complete(self) -> bool:
-        """False while an event that moves a chain is half applied: it wrote the learnuplets
-        read (they name the chain version it gives) but not yet the chain document."""
-        return self.chain_version is None or self.chain_version >= self.chain_expected
+        """False when an event that moves a chain was read half applied: the chain document
+        read before it and a learnuplet after (the learnuplet names a newer chain version), or
+        the other way round (the chain document names a newer version of the learnuplet)."""
+        if self.chain is None:
+            return True
+        wrote = self.chain.get("wrote") or {}
+        return all(task.get("chain_version", 0) <= self.chain.get("version", 0)
+                   and task.get("version", 0) >= wrote.get(task["uuid"], 0)
+                   for task in self.tasks)
+
+    def suspect(self) -> int:
+        """The number of the event read half applied."""
+        return max([self.chain.get("version", 0) if self.chain else 0,
+                    *(task.get("chain_version", 0) for task in self.tasks)])
 
 
 Decide = Callable[[Reading], dict[str, Any] | None]
@@ -225,16 +236,18 @@ class StreamLedger:
         return True
 
     def _await_complete(self, reading: Reading) -> None:
-        """Wait until the chain document shows the event the learnuplets read were written by;
-        after `settle_seconds` its writer is presumed dead and the event is applied here."""
+        """Wait until the documents read show the event read half applied whole; after
+        `settle_seconds` its writer is presumed dead and the event is applied here."""
         deadline, pause = self.clock.monotonic() + self.settle_seconds, 0.002
         while self.clock.monotonic() < deadline:
             self.clock.sleep(pause * random.uniform(0.5, 1.5))
             pause = min(pause * 2, 0.05)
-            chain = self.store.get("chain", reading.stream.removeprefix("chain:")) or {}
-            if chain.get("version", 0) >= reading.chain_expected:
+            again = Reading()
+            for collection, uuid in reading.documents:
+                again.observe(reading.stream, collection, uuid, self.store.get(collection, uuid))
+            if again.complete:
                 return
-        event = self.store.event(EVENTS, event_id(reading.stream, reading.chain_expected))
+        event = self.store.event(EVENTS, event_id(reading.stream, reading.suspect()))
         log.warning("event %s stayed half applied for %ss: its writer is presumed dead; "
                     "applying it", event and event["_id"], self.settle_seconds)
         if event is not None:
