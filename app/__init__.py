@@ -32,11 +32,14 @@ BACKGROUND = "orchestrator.background"
 MEMORY = ":memory:"
 
 
-def stop_background(app: Flask) -> None:
-    """Stop this process's sweeper and dispatcher threads (tests, embedding)."""
-    for task in app.extensions.get(BACKGROUND, []):
-        if task is not None:
-            task.stop()
+def stop_background(app: Flask, wait: float = 30.0) -> None:
+    """Stop this process's sweeper and dispatcher threads (tests, embedding), and wait up to
+    `wait` seconds for the work under way, so that nothing reads the database afterwards."""
+    tasks = [task for task in app.extensions.get(BACKGROUND, []) if task is not None]
+    for task in tasks:
+        task.stop()
+    for task in tasks:
+        task.join(wait)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -59,5 +59,10 @@ class Sweeper:
         return self.ledgers.streams.clock.monotonic() - self.failing_since
 
     def start(self) -> Sweeper:
-        threading.Thread(target=self.run_forever, name="ledger-sweeper", daemon=True).start()
+        self.thread = threading.Thread(target=self.run_forever, name="ledger-sweeper", daemon=True)
+        self.thread.start()
         return self
+
+    def join(self, timeout: float) -> None:
+        """Wait for the thread to finish the sweep under way (after stop())."""
+        self.thread.join(timeout)

@@ -64,8 +64,14 @@ class Dispatcher:
         self.wake.set()
 
     def start(self) -> Dispatcher:
-        threading.Thread(target=self.run_forever, name="delivery-dispatcher", daemon=True).start()
+        self.thread = threading.Thread(target=self.run_forever, name="delivery-dispatcher",
+                                       daemon=True)
+        self.thread.start()
         return self
+
+    def join(self, timeout: float) -> None:
+        """Wait for the thread to finish its round under way (after stop())."""
+        self.thread.join(timeout)
 
     def run_forever(self) -> None:
         while not self.stopped.is_set():
