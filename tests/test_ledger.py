@@ -549,6 +549,19 @@ def test_events_name_the_keys_they_read_and_write(client, db):
     assert set(failed["writes"]) == {f"task:{second['uuid']}", f"chain:{algo_uuid}"}
 
 
+def crash_after_writing_only(streams, monkeypatch, collection):
+    """The next stream event writes its updates of `collection` only, then its writer dies."""
+    original = streams.store.write
+
+    def half_then_crash(writes, version, version_field):
+        monkeypatch.setattr(streams.store, "write", original)
+        half = type(writes)(updates=[u for u in writes.updates if u[0] == collection])
+        original(half, version, version_field)
+        raise SimulatedCrash(f"crash after writing the {collection} documents only")
+
+    monkeypatch.setattr(streams.store, "write", half_then_crash)
+
+
 def test_a_decision_never_builds_on_a_half_applied_report(client, db, streams, monkeypatch):
     # The report of rank 0 writes the learnuplets, then its writer dies before the chain
     # document: an upload that then reads the chain must wait for (and finally apply) the
@@ -556,15 +569,7 @@ def test_a_decision_never_builds_on_a_half_applied_report(client, db, streams, m
     algo_uuid, learnuplets = learnuplets_of_new_chain(client, count=3)
     first = learnuplets[0]
     assert claim(client, first["uuid"]).status_code == 200
-    original = streams.store.write
-
-    def learnuplets_only(writes, version, version_field):
-        monkeypatch.setattr(streams.store, "write", original)
-        half = type(writes)(updates=[u for u in writes.updates if u[0] == "learnuplet"])
-        original(half, version, version_field)
-        raise SimulatedCrash("crash before the chain document is written")
-
-    monkeypatch.setattr(streams.store, "write", learnuplets_only)
+    crash_after_writing_only(streams, monkeypatch, "learnuplet")
     monkeypatch.setattr(streams, "settle_seconds", 0.2)
     assert client.post(f"/learndone/{first['uuid']}", done_body(first, 0.7)).status_code == 500
     client.data(first["problem"], count=1)
@@ -585,15 +590,7 @@ def test_a_report_never_builds_on_a_half_applied_report(client, db, streams, mon
     algo_uuid, learnuplets = learnuplets_of_new_chain(client, count=2)
     first = learnuplets[0]
     assert claim(client, first["uuid"]).status_code == 200
-    original = streams.store.write
-
-    def chain_only(writes, version, version_field):
-        monkeypatch.setattr(streams.store, "write", original)
-        half = type(writes)(updates=[u for u in writes.updates if u[0] == "chain"])
-        original(half, version, version_field)
-        raise SimulatedCrash("crash before the learnuplets are written")
-
-    monkeypatch.setattr(streams.store, "write", chain_only)
+    crash_after_writing_only(streams, monkeypatch, "chain")
     monkeypatch.setattr(streams, "settle_seconds", 0.2)
     assert client.post(f"/learndone/{first['uuid']}", done_body(first, 0.7)).status_code == 500
     problem_details(client.post(f"/learndone/{first['uuid']}", {"status": "failed"}), 409)

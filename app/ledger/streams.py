@@ -224,39 +224,39 @@ class StreamLedger:
         following = following or self._following(reading)
         if following is None:
             return False
-        deadline, pause = self.clock.monotonic() + self.settle_seconds, 0.002
-        while self.clock.monotonic() < deadline:
-            self.clock.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(pause * 2, 0.05)
-            if self._position(reading) > reading.position:
-                return True
-        log.warning("event %s stayed unapplied for %ss: its writer is presumed dead; applying it",
-                    following["_id"], self.settle_seconds)
-        self.take_over(following)
+        if not self._wait(lambda: self._read_again(reading).position > reading.position):
+            log.warning("event %s stayed unapplied for %ss: its writer is presumed dead; "
+                        "applying it", following["_id"], self.settle_seconds)
+            self.take_over(following)
         return True
 
     def _await_complete(self, reading: Reading) -> None:
         """Wait until the documents read show the event read half applied whole; after
         `settle_seconds` its writer is presumed dead and the event is applied here."""
-        deadline, pause = self.clock.monotonic() + self.settle_seconds, 0.002
-        while self.clock.monotonic() < deadline:
-            self.clock.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(pause * 2, 0.05)
-            again = Reading()
-            for collection, uuid in reading.documents:
-                again.observe(reading.stream, collection, uuid, self.store.get(collection, uuid))
-            if again.complete:
-                return
+        if self._wait(lambda: self._read_again(reading).complete):
+            return
         event = self.store.event(EVENTS, event_id(reading.stream, reading.suspect()))
         log.warning("event %s stayed half applied for %ss: its writer is presumed dead; "
                     "applying it", event and event["_id"], self.settle_seconds)
         if event is not None:
             self.take_over(event)
 
-    def _position(self, reading: Reading) -> int:
-        versions = [(self.store.get(collection, uuid) or {}).get("version", 0)
-                    for collection, uuid in reading.documents]
-        return max(versions, default=0)
+    def _wait(self, done: Callable[[], bool]) -> bool:
+        """Poll `done` after short, growing pauses for up to `settle_seconds`; whether it came."""
+        deadline, pause = self.clock.monotonic() + self.settle_seconds, 0.002
+        while self.clock.monotonic() < deadline:
+            self.clock.sleep(pause * random.uniform(0.5, 1.5))
+            pause = min(pause * 2, 0.05)
+            if done():
+                return True
+        return False
+
+    def _read_again(self, reading: Reading) -> Reading:
+        """The documents the reading saw, as they are now."""
+        again = Reading()
+        for collection, uuid in reading.documents:
+            again.observe(reading.stream, collection, uuid, self.store.get(collection, uuid))
+        return again
 
     def take_over(self, event: dict[str, Any]) -> None:
         """Apply an event its writer left behind, then again every later event of its stream:
@@ -272,7 +272,7 @@ class StreamLedger:
         """Apply the event after the reading's position if there is one; whether there was.
         For streams whose events only create documents (a problem's), where applying twice
         at once is harmless."""
-        event = self.store.event(EVENTS, event_id(reading.stream, reading.position + 1))
+        event = self._following(reading)
         if event is None:
             return False
         self.apply(event)
