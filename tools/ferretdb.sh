@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# MongoDB-protocol test server for the Orchestrator: FerretDB v1.24 (SQLite
-# backend) embedded in the small Go program in tools/ferretdb/.
+# MongoDB-protocol test server for the Orchestrator: FerretDB v1.24 embedded in the small Go
+# program in tools/ferretdb/, on PostgreSQL (default; tools/postgres.sh starts a private one)
+# or on SQLite files.
 #
 #   tools/ferretdb.sh build              build once into the cache, print binary path
 #   tools/ferretdb.sh start [DATA_DIR]   start in background, print MONGO_URI (one line)
-#   tools/ferretdb.sh stop               stop the server started by `start`
+#   tools/ferretdb.sh stop               stop the server started by `start` (and its PostgreSQL)
 #   tools/ferretdb.sh status             print the URI if running (exit 1 if not)
 #
 # Environment:
+#   FERRETDB_BACKEND        postgresql (default) or sqlite. With postgresql, DATA_DIR is the
+#                           PostgreSQL data directory, unless FERRETDB_POSTGRESQL_URL is set.
+#   FERRETDB_POSTGRESQL_URL use this PostgreSQL database instead of starting one
 #   FERRETDB_PORT           fixed port for `start` (default: a free loopback port)
 #   FERRETDB_STATE          state file (default: ${TMPDIR:-/tmp}/orchestrator-ferretdb.state)
 #   FERRETDB_CACHE_DIR      binary cache (default: ${XDG_CACHE_HOME:-$HOME/.cache}/orchestrator-ferretdb)
@@ -25,12 +29,14 @@ STATE_FILE="${FERRETDB_STATE:-${TMPDIR:-/tmp}/orchestrator-ferretdb.state}"
 START_TIMEOUT="${FERRETDB_START_TIMEOUT:-30}"
 STOP_TIMEOUT="${FERRETDB_STOP_TIMEOUT:-10}"
 LOG_LEVEL="${FERRETDB_LOG_LEVEL:-warn}"
+BACKEND="${FERRETDB_BACKEND:-postgresql}"
+PG_STATE_FILE="$STATE_FILE.postgres"
 
 log() { printf 'ferretdb.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -172,12 +178,29 @@ do_start() {
 
     bin="$(do_build)"
 
-    if [[ -z "$data_dir" ]]; then
-        data_dir="$(mktemp -d "${TMPDIR:-/tmp}/orchestrator-ferretdb-data.XXXXXX")"
-        tmp_data=1
-    fi
-    mkdir -p "$data_dir"
-    data_dir="$(cd "$data_dir" && pwd)"
+    local backend_args own_pg=0
+    case "$BACKEND" in
+        postgresql)
+            local pg_url="${FERRETDB_POSTGRESQL_URL:-}"
+            if [[ -z "$pg_url" ]]; then
+                pg_url="$(POSTGRES_STATE="$PG_STATE_FILE" bash "$SCRIPT_DIR/postgres.sh" start $data_dir)" \
+                    || die "could not start PostgreSQL (tools/postgres.sh)"
+                own_pg=1
+            fi
+            backend_args=(-postgresql-url "$pg_url")
+            data_dir="postgresql"
+            ;;
+        sqlite)
+            if [[ -z "$data_dir" ]]; then
+                data_dir="$(mktemp -d "${TMPDIR:-/tmp}/orchestrator-ferretdb-data.XXXXXX")"
+                tmp_data=1
+            fi
+            mkdir -p "$data_dir"
+            data_dir="$(cd "$data_dir" && pwd)"
+            backend_args=(-data "$data_dir")
+            ;;
+        *) die "FERRETDB_BACKEND must be postgresql or sqlite, not '$BACKEND'" ;;
+    esac
 
     port="${FERRETDB_PORT:-$(free_port)}"
     [[ "$port" =~ ^[0-9]+$ ]] || die "bad port: $port"
@@ -185,7 +208,7 @@ do_start() {
 
     # setsid: own process group/session, so a Ctrl-C in the caller's terminal
     # does not hit it; stdio detached so `$(tools/ferretdb.sh start)` returns.
-    setsid "$bin" -listen "127.0.0.1:$port" -data "$data_dir" -log-level "$LOG_LEVEL" \
+    setsid "$bin" -listen "127.0.0.1:$port" "${backend_args[@]}" -log-level "$LOG_LEVEL" \
         </dev/null >"$logf" 2>&1 &
     pid=$!
     uri="mongodb://127.0.0.1:$port/"
@@ -198,17 +221,26 @@ do_start() {
         echo "DATA=$data_dir"
         echo "TMPDATA=$tmp_data"
         echo "BIN=$bin"
+        echo "BACKEND=$BACKEND"
+        echo "OWNPG=$own_pg"
     } >"$STATE_FILE"
 
     if ! wait_ready "$pid" "$port" "$START_TIMEOUT"; then
         log "FerretDB failed to start on 127.0.0.1:$port (data $data_dir); last lines of $logf:"
         tail -n 30 "$logf" >&2 || true
         kill -KILL "$pid" 2>/dev/null || true
+        do_stop_postgres "$own_pg"
         rm -f "$STATE_FILE"
         die "start failed"
     fi
-    log "started pid $pid on port $port, data $data_dir, log $logf, state $STATE_FILE"
+    log "started pid $pid on port $port, backend $BACKEND, data $data_dir, log $logf, state $STATE_FILE"
     printf '%s\n' "$uri"
+}
+
+do_stop_postgres() { # OWNPG -> stop the PostgreSQL that `start` started, if it did
+    if [[ "$1" == 1 ]]; then
+        POSTGRES_STATE="$PG_STATE_FILE" bash "$SCRIPT_DIR/postgres.sh" stop || true
+    fi
 }
 
 do_stop() {
@@ -239,6 +271,7 @@ do_stop() {
     if [[ "$tmp_data" == 1 && -n "$data" && -d "$data" ]]; then
         rm -rf "$data"
     fi
+    do_stop_postgres "$(state_get OWNPG)"
     rm -f "$STATE_FILE"
 }
 
