@@ -42,7 +42,11 @@ class Ferret:
         self.uri = ""
 
     def start(self) -> str:
-        out = subprocess.run(["bash", str(ROOT / "tools" / "ferretdb.sh"), "start", str(self.dir / "data")],
+        # SQLite files go in our directory; PostgreSQL (the default backend) gets a temporary
+        # data directory from tools/postgres.sh, which its unprivileged server user can reach.
+        sqlite = os.environ.get("FERRETDB_BACKEND", "postgresql") == "sqlite"
+        where = [str(self.dir / "data")] if sqlite else []
+        out = subprocess.run(["bash", str(ROOT / "tools" / "ferretdb.sh"), "start", *where],
                              env=self.env, capture_output=True, text=True, check=False)
         if out.returncode:
             raise RuntimeError(f"FerretDB did not start: {out.stderr}")

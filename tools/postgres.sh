@@ -85,7 +85,11 @@ do_start() {
     fi
     mkdir -p "$data_dir"
     data_dir="$(cd "$data_dir" && pwd)"
-    [[ "$(id -u)" == 0 ]] && as_server_user true && chown postgres: "$data_dir"
+    if [[ "$(id -u)" == 0 ]]; then
+        chown postgres: "$data_dir"
+        as_server_user test -w "$data_dir" -a -w "$(dirname "$data_dir")" \
+            || die "the server runs as the user postgres, who cannot write $data_dir or its parent: choose a directory postgres can reach (or none: a temporary one)"
+    fi
     chmod 700 "$data_dir"
 
     port="${POSTGRES_PORT:-$(free_port)}"
