@@ -41,8 +41,12 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
-UUIDList = Annotated[list[UUID], AfterValidator(_unique)]
-NonEmptyUUIDList = Annotated[list[UUID], Field(min_length=1), AfterValidator(_unique)]
+# Every document stays far below the 16 MiB MongoDB accepts (a list of 100,000 uuids is about
+# 5 MB of BSON); a learnuplet, which holds two lists, has its own bound (decisions/bounds.py).
+MAX_LIST_UUIDS = 100_000
+UUIDList = Annotated[list[UUID], Field(max_length=MAX_LIST_UUIDS), AfterValidator(_unique)]
+NonEmptyUUIDList = Annotated[list[UUID], Field(min_length=1, max_length=MAX_LIST_UUIDS),
+                             AfterValidator(_unique)]
 
 
 class Body(BaseModel):
