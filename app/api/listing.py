@@ -20,6 +20,8 @@ from .schemas import UUID_PATTERN
 _UUID = re.compile(UUID_PATTERN)
 _INTEGER = re.compile(r"^-?[0-9]{1,18}$")
 _NUMBER = re.compile(r"^-?[0-9]{1,18}(\.[0-9]{1,18})?([eE][-+]?[0-9]{1,3})?$")
+# What a `seq` is made of (ledger/commit.py seq_of, ledger/streams.py): digits, dots, event keys.
+_SEQ = re.compile(r"[0-9a-z.:/-]{1,200}")
 
 
 class BadQuery(ValueError):
@@ -32,7 +34,7 @@ class BadQuery(ValueError):
 
 
 def _uuid(raw: str) -> str:
-    if not _UUID.match(raw):
+    if not _UUID.fullmatch(raw):  # fullmatch: `$` alone lets a trailing newline through
         raise ValueError("must be a UUID")
     return raw.lower()
 
@@ -42,13 +44,13 @@ def _nullable_uuid(raw: str) -> str | None:
 
 
 def _integer(raw: str) -> int:
-    if not _INTEGER.match(raw):
+    if not _INTEGER.fullmatch(raw):
         raise ValueError("must be an integer")
     return int(raw)
 
 
 def _number(raw: str) -> float:
-    if not _NUMBER.match(raw):
+    if not _NUMBER.fullmatch(raw):
         raise ValueError("must be a number")
     return float(raw)
 
@@ -60,6 +62,8 @@ def _status(raw: str) -> str:
 
 
 def _text(raw: str) -> str:
+    if "\x00" in raw:  # FerretDB over PostgreSQL fails on it (a 503); it matches nothing anyway
+        raise ValueError("must not contain the NUL character (U+0000)")
     return raw
 
 
@@ -116,7 +120,7 @@ def parse_limit(args: Mapping[str, list[str]], default: int, maximum: int) -> in
     values = args.get("limit")
     if not values:
         return default
-    if len(values) != 1 or not _INTEGER.match(values[0]) or not 1 <= int(values[0]) <= maximum:
+    if len(values) != 1 or not _INTEGER.fullmatch(values[0]) or not 1 <= int(values[0]) <= maximum:
         raise BadQuery("limit", f"must be an integer from 1 to {maximum}")
     return int(values[0])
 
@@ -142,7 +146,9 @@ def read_token(query: dict[str, Any], args: Mapping[str, list[str]]) -> str | No
         after, fingerprint = decoded["after"], decoded["query"]
     except (binascii.Error, ValueError, TypeError, KeyError):
         raise BadQuery("page_token", "is not a token this server issued") from None
-    if len(values) != 1 or not isinstance(after, str) or fingerprint != _fingerprint(query):
+    if not isinstance(after, str) or not _SEQ.fullmatch(after):
+        raise BadQuery("page_token", "is not a token this server issued")
+    if len(values) != 1 or fingerprint != _fingerprint(query):
         raise BadQuery("page_token", "does not belong to these filters; "
                        "pass it back with the same filters")
     return after

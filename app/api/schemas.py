@@ -12,6 +12,28 @@ UUID = Annotated[str, StringConstraints(pattern=UUID_PATTERN), AfterValidator(st
                  Field(json_schema_extra={"format": "uuid"})]
 Perf = Annotated[float, Field(allow_inf_nan=False)]
 
+# Free text is stored and indexed (GET /algo?name=). Every server we support must take it:
+# FerretDB over PostgreSQL refuses NUL (U+0000) in any string, and an index entry over about
+# 2,700 bytes (it indexes the whole value). Unpaired surrogates cannot be encoded in UTF-8
+# (nor in BSON); the JSON parser already refuses them. docs/api.md, "Limits", lists these.
+TEXT_MAX_CHARACTERS, TEXT_MAX_BYTES = 1000, 2000
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (an unpaired surrogate is not)") from None
+    if size > TEXT_MAX_BYTES:
+        raise ValueError(f"must be at most {TEXT_MAX_BYTES} bytes in UTF-8 (is {size})")
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=TEXT_MAX_CHARACTERS),
+                 AfterValidator(_storable)]
+
 
 def _unique(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
@@ -19,8 +41,12 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
-UUIDList = Annotated[list[UUID], AfterValidator(_unique)]
-NonEmptyUUIDList = Annotated[list[UUID], Field(min_length=1), AfterValidator(_unique)]
+# Every document stays far below the 16 MiB MongoDB accepts (a list of 100,000 uuids is about
+# 5 MB of BSON); a learnuplet, which holds two lists, has its own bound (decisions/bounds.py).
+MAX_LIST_UUIDS = 100_000
+UUIDList = Annotated[list[UUID], Field(max_length=MAX_LIST_UUIDS), AfterValidator(_unique)]
+NonEmptyUUIDList = Annotated[list[UUID], Field(min_length=1, max_length=MAX_LIST_UUIDS),
+                             AfterValidator(_unique)]
 
 
 class Body(BaseModel):
@@ -42,7 +68,7 @@ class ProblemCreate(Body):
 class AlgoCreate(Body):
     uuid: UUID
     problem: UUID
-    name: str = Field(min_length=1, max_length=1000)
+    name: Text
 
 
 class DataCreate(Body):

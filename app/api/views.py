@@ -55,8 +55,10 @@ def parse_body(model: type[BodyT]) -> BodyT:
     except ValidationError as error:
         errors = [{"field": _field_name(item["loc"]), "message": item["msg"]}
                   for item in error.errors(include_url=False, include_input=False)]
-        not_json = any(item["type"] in ("json_invalid", "model_type") for item in error.errors())
-        detail = ("The body must be a JSON object." if not_json
+        kinds = {item["type"] for item in error.errors()}
+        # invalid JSON includes a string that is not valid Unicode (an unpaired surrogate)
+        detail = ("The body is not valid JSON; see errors." if "json_invalid" in kinds
+                  else "The body must be a JSON object." if "model_type" in kinds
                   else "The body has invalid fields; see errors.")
         raise Invalid(detail, errors=errors) from None
     errors = [{"field": name, "message": message} for name, message in body.field_errors()]
@@ -67,7 +69,7 @@ def parse_body(model: type[BodyT]) -> BodyT:
 
 def check_uuid(value: str) -> str:
     """A UUID from the path, canonical lowercase; 400 otherwise."""
-    if not _UUID.match(value):
+    if not _UUID.fullmatch(value):  # `$` alone would let a trailing newline through
         raise Invalid(f"{value!r} is not a UUID",
                                errors=[{"field": "uuid", "message": "must be a UUID"}])
     return value.lower()

@@ -133,7 +133,7 @@ def register_data(ledgers: Ledgers, uuids: list[str], problem_uuids: list[str], 
             return None
         problems = require_problems(ledgers, problem_uuids, "problems")
         chains = store.chains_of(problem_uuids)
-        check_data_upload(problems, chains, len(uuids), limits)
+        check_data_upload(problems, chains, uuids, limits)
         return {"kind": "data_registered", "by": by, "data": uuids, "problems": problem_uuids,
                 "algos": sorted(chain["uuid"] for chain in chains)}
 

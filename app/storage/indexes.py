@@ -3,6 +3,14 @@
 A document's `_id` is its uuid, so a lookup by uuid needs no index of its own (and a unique
 `uuid` index would only cost a second index write per document). Lists are paged in `seq`
 order, so every list filter has an index ending in `seq`.
+
+Indexes on list-valued fields (ARRAY_FIELDS) are declared for MongoDB only. There they are
+multikey indexes: one entry per element of the list, so a long list costs more entries, never
+a bigger one. FerretDB v1 builds no multikey index: it indexes the whole value of the field,
+and over PostgreSQL an index entry may not exceed about 2,700 bytes, so a learnuplet whose
+`train_data` holds more than about 67 uuids could not be written, and its committed event
+could never be applied. FerretDB (measured on v1.24) uses no index but `_id`'s to answer
+these queries anyway, so leaving those indexes out costs it nothing.
 """
 from __future__ import annotations
 
@@ -32,3 +40,23 @@ INDEXES: dict[str, list[Index]] = {
     "outbox": [[("state", ASC), ("next_attempt", ASC)]],  # due_deliveries
     "stream_events": [[("ms", ASC)]],  # events_since (the stream sweep)
 }
+
+# The fields that hold lists of uuids, by collection.
+ARRAY_FIELDS: dict[str, set[str]] = {
+    "problem": {"test_dataset"},
+    "data": {"problems"},
+    "learnuplet": {"train_data", "test_data"},
+}
+
+
+def indexes_for(multikey: bool) -> dict[str, list[Index]]:
+    """The indexes to create: all of INDEXES on a server with multikey indexes (MongoDB),
+    else (FerretDB) all but those on a list-valued field."""
+    if multikey:
+        return INDEXES
+    return {name: [keys for keys in indexes if not on_array_field(name, keys)]
+            for name, indexes in INDEXES.items()}
+
+
+def on_array_field(collection: str, keys: Index) -> bool:
+    return any(field in ARRAY_FIELDS.get(collection, set()) for field, _ in keys)

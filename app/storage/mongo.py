@@ -7,13 +7,13 @@ from typing import Any
 import pymongo
 from pymongo import ASCENDING, MongoClient, UpdateOne, uri_parser
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from .base import HIDDEN_FIELDS, Duplicate, Store, Writes
-from .indexes import INDEXES
+from .indexes import INDEXES, indexes_for, on_array_field
 
 HIDDEN = {name: 0 for name in HIDDEN_FIELDS}
-DUPLICATE_KEY = 11000
+DUPLICATE_KEY, INDEX_NOT_FOUND = 11000, 27
 # Documents, and bytes (roughly), per insert or update command when applying an event: each
 # command then finishes far inside the operation timeout, whatever the size of the event.
 CHUNK_DOCUMENTS, CHUNK_BYTES = 500, 2 * 1024 * 1024
@@ -170,9 +170,29 @@ class MongoStore(Store):
                 self.db[name].update_one(query, change)
 
     def prepare(self) -> None:
-        for name, indexes in INDEXES.items():
+        multikey = self.has_multikey_indexes()
+        for name, indexes in indexes_for(multikey).items():
             for keys in indexes:
                 self.db[name].create_index(keys)
+        if not multikey:
+            self._drop_array_indexes()
+
+    def has_multikey_indexes(self) -> bool:
+        """False on FerretDB (its buildInfo names its version), which indexes a list field as
+        one whole value (app/storage/indexes.py); True on MongoDB."""
+        return "ferretdbVersion" not in self.db.client.server_info()
+
+    def _drop_array_indexes(self) -> None:
+        # Created by an earlier version: on FerretDB over PostgreSQL such an index refuses a
+        # long list, which would keep a committed event from being applied.
+        for name in INDEXES:
+            for index, info in self.db[name].index_information().items():
+                if on_array_field(name, list(info["key"])):
+                    try:
+                        self.db[name].drop_index(index)
+                    except OperationFailure as error:
+                        if error.code != INDEX_NOT_FOUND:  # else another process dropped it
+                            raise
 
     def ping(self) -> None:
         self.db.command("ping")
