@@ -39,6 +39,9 @@ _BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True,
                   "0": False, "false": False, "no": False, "off": False, "": False}
 
 
+MAX_EVENT_DOCUMENTS_CEILING = 300_000
+
+
 class ConfigError(Exception):
     """The configuration cannot run a server; the message says what to set."""
 
@@ -87,5 +90,9 @@ def check_config(config: Mapping[str, Any]) -> None:
                  "DELIVERY_MAX_BACKOFF_SECONDS"):
         if config[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    if config["MAX_EVENT_DOCUMENTS"] > MAX_EVENT_DOCUMENTS_CEILING:
+        # A chain document names the learnuplets its last event wrote: past this many, it
+        # could outgrow MongoDB's 16 MiB documents and its event could never be applied.
+        raise ConfigError(f"MAX_EVENT_DOCUMENTS must be at most {MAX_EVENT_DOCUMENTS_CEILING}")
     if config["COMPUTE_URL"] and not str(config["COMPUTE_URL"]).startswith(("http://", "https://")):
         raise ConfigError("COMPUTE_URL must be an http:// or https:// URL")

@@ -60,6 +60,16 @@ def test_no_account_configured_refuses_to_start(monkeypatch, settings):
     assert "USER_AUTH" in str(refused.value) and "PWD_AUTH" in str(refused.value)
 
 
+@pytest.mark.parametrize("documents, refused", [(300_000, False), (300_001, True)])
+def test_max_event_documents_has_a_ceiling(config, documents, refused):
+    settings = {**config, "MAX_EVENT_DOCUMENTS": documents, "MAX_EVENT_UUIDS": 10 * documents}
+    if refused:
+        with pytest.raises(ConfigError, match="MAX_EVENT_DOCUMENTS must be at most 300000"):
+            create_app(settings)
+    else:
+        create_app(settings)
+
+
 def test_account_from_the_environment(monkeypatch, config):
     monkeypatch.setenv("USER_AUTH", "env-user")
     monkeypatch.setenv("PWD_AUTH", "env-pass")
