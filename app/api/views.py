@@ -9,8 +9,10 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 
 from ..domain.errors import Invalid, NotFound
+from ..domain.permissions import READ
 from ..ledger import Ledgers
 from ..storage import Store
+from .auth import current_account
 from .errors import UnsupportedMediaType
 from .listing import BadQuery, make_token, parse_filters, parse_limit, read_token
 from .schemas import UUID_PATTERN, Body
@@ -35,7 +37,8 @@ def limits() -> dict[str, int]:
 
 
 def user() -> str:
-    return request.authorization.username if request.authorization else "anonymous"
+    """The account name every event records (`by`)."""
+    return current_account().name
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
@@ -119,11 +122,11 @@ def shown(document: dict[str, Any]) -> dict[str, Any]:
 def add_read_routes(bp: Blueprint, collection: str) -> None:
     """GET /<collection> (filtered, paged) and GET /<collection>/<uuid>, the same for all."""
 
-    @documented(summary=f"List {collection}s", collection=collection)
+    @documented(summary=f"List {collection}s", collection=collection, permission=READ)
     def list_documents() -> Response:
         return document_list(collection)
 
-    @documented(summary=f"One {collection}", collection=collection)
+    @documented(summary=f"One {collection}", collection=collection, permission=READ)
     def get_document(uuid: str) -> Response:
         return one_document(collection, uuid)
 
@@ -132,7 +135,8 @@ def add_read_routes(bp: Blueprint, collection: str) -> None:
 
 
 def documented(**spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Attach OpenAPI facts to a view (summary, body model, success status, query filters)."""
+    """Attach OpenAPI facts to a view (summary, body model, success status, query filters) and
+    the permission it needs (domain/permissions.py; auth.py checks it)."""
 
     def attach(view: Callable[..., Any]) -> Callable[..., Any]:
         view.openapi = spec  # type: ignore[attr-defined]
