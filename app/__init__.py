@@ -14,6 +14,7 @@ from .api.accounts import AccountsFileError, StoredAccount, load_accounts
 from .api.auth import Authenticator, check_every_route_declares_a_permission, init_auth
 from .api.blueprints import algo, data, learnuplet, preduplet, problem
 from .api.errors import register_error_handlers
+from .api.headers import add_security_headers
 from .api.openapi import bp as meta_bp
 from .api.views import LEDGER, STORE
 from .clock import SystemClock
@@ -54,6 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[LEDGER] = ledgers
 
     register_error_handlers(app)
+    add_security_headers(app)
     init_auth(app, authenticator)
     if app.config["CORS"]:
         CORS(app, expose_headers=["Link"])
