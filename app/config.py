@@ -16,6 +16,7 @@ DEFAULTS: dict[str, Any] = {
     "PWD_AUTH": None,
     "ACCOUNTS_FILE": None,  # a TOML file of further accounts (app/api/accounts.py)
     "CORS": False,
+    "HOST": "127.0.0.1",  # address of `python -m app` (gunicorn_config.py binds 0.0.0.0)
     "PORT": 5000,
     "MAX_CONTENT_LENGTH": 4 * MIB,
     "DB_TIMEOUT_SECONDS": 3.0,  # bound on waiting for an unreachable database before 503
