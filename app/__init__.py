@@ -46,7 +46,7 @@ def stop_background(app: Flask, wait: float = 30.0) -> None:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; raises ConfigError (saying what to set) for a configuration that can't run."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: every route is the API
     app.config.update(load_config(config))
     authenticator = open_accounts(app.config)
     store = open_store(app)
