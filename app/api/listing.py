@@ -31,8 +31,10 @@ class BadQuery(ValueError):
         self.message = message
 
 
+# Every pattern must match the whole value (fullmatch): `$` also matches before a final newline.
+
 def _uuid(raw: str) -> str:
-    if not _UUID.match(raw):
+    if not _UUID.fullmatch(raw):
         raise ValueError("must be a UUID")
     return raw.lower()
 
@@ -42,13 +44,13 @@ def _nullable_uuid(raw: str) -> str | None:
 
 
 def _integer(raw: str) -> int:
-    if not _INTEGER.match(raw):
+    if not _INTEGER.fullmatch(raw):
         raise ValueError("must be an integer")
     return int(raw)
 
 
 def _number(raw: str) -> float:
-    if not _NUMBER.match(raw):
+    if not _NUMBER.fullmatch(raw):
         raise ValueError("must be a number")
     return float(raw)
 
@@ -81,6 +83,7 @@ FILTERS: dict[str, dict[str, Callable[[str], Any]]] = {
                   "timestamp_done": _integer},
 }
 PAGING = ("limit", "page_token")
+TOKEN_LENGTH_MAX = 512  # a token this server issues has fewer than 200 characters
 
 # The JSON schema of each filter type, for /openapi.json.
 FILTER_SCHEMAS: dict[Callable[[str], Any], dict[str, Any]] = {
@@ -116,7 +119,7 @@ def parse_limit(args: Mapping[str, list[str]], default: int, maximum: int) -> in
     values = args.get("limit")
     if not values:
         return default
-    if len(values) != 1 or not _INTEGER.match(values[0]) or not 1 <= int(values[0]) <= maximum:
+    if len(values) != 1 or not _INTEGER.fullmatch(values[0]) or not 1 <= int(values[0]) <= maximum:
         raise BadQuery("limit", f"must be an integer from 1 to {maximum}")
     return int(values[0])
 
@@ -138,9 +141,11 @@ def read_token(query: dict[str, Any], args: Mapping[str, list[str]]) -> str | No
         return None
     try:
         token = values[0]
+        if len(token) > TOKEN_LENGTH_MAX:
+            raise ValueError("too long")
         decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         after, fingerprint = decoded["after"], decoded["query"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
+    except (binascii.Error, ValueError, TypeError, KeyError, RecursionError):
         raise BadQuery("page_token", "is not a token this server issued") from None
     if len(values) != 1 or not isinstance(after, str) or fingerprint != _fingerprint(query):
         raise BadQuery("page_token", "does not belong to these filters; "

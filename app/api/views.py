@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..domain.errors import Invalid, NotFound
 from ..domain.permissions import READ
@@ -54,7 +55,7 @@ def parse_body(model: type[BodyT]) -> BodyT:
         raise UnsupportedMediaType(
             f"Content-Type must be application/json (got {request.mimetype or 'none'})")
     try:
-        body = model.model_validate_json(request.get_data(cache=False) or b"")
+        body = model.model_validate_json(request_body() or b"")
     except ValidationError as error:
         errors = [{"field": _field_name(item["loc"]), "message": item["msg"]}
                   for item in error.errors(include_url=False, include_input=False)]
@@ -68,9 +69,27 @@ def parse_body(model: type[BodyT]) -> BodyT:
     return body
 
 
+def request_body() -> bytes:
+    """The body; 413 when it is larger than MAX_CONTENT_LENGTH.
+
+    A chunked body has no Content-Length to check beforehand, and werkzeug stops reading it
+    at the limit and hands on what it read, so it is read here up to one byte past the limit.
+    """
+    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
+        return request.get_data(cache=False)
+    limit, stream = current_app.config["MAX_CONTENT_LENGTH"], request.environ["wsgi.input"]
+    chunks, size = [], 0
+    while size <= limit and (chunk := stream.read(min(65536, limit + 1 - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise RequestEntityTooLarge()
+    return b"".join(chunks)
+
+
 def check_uuid(value: str) -> str:
     """A UUID from the path, canonical lowercase; 400 otherwise."""
-    if not _UUID.match(value):
+    if not _UUID.fullmatch(value):  # the whole string: `$` matches before a final newline
         raise Invalid(f"{value!r} is not a UUID",
                                errors=[{"field": "uuid", "message": "must be a UUID"}])
     return value.lower()
