@@ -40,7 +40,8 @@ def _problem_json_error(sock, status_int, reason, mesg):
                        "detail": mesg or reason}).encode()
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
             "Content-Type: application/problem+json\r\nX-Content-Type-Options: nosniff\r\n"
-            f"Cache-Control: no-store\r\nContent-Length: {len(body)}\r\n\r\n")
+            "Cache-Control: no-store\r\nContent-Security-Policy: default-src 'none'\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
     gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
 
 

@@ -4,7 +4,8 @@
 Shows that 80 slow clients trickling their headers do not stop a normal client from getting
 answers within 1 s through nginx (and that they do starve gunicorn alone: the test's
 attack is real), that nginx's own error answers are problem JSON, and that gunicorn's own
-are too. Needs nginx: skipped without it, except in CI (CI set), where .ci/run installs it.
+are too. The nginx tests need nginx: skipped without it, except in CI (CI set), where
+.ci/run installs it.
 """
 from __future__ import annotations
 
@@ -129,7 +130,7 @@ def test_slow_clients_do_not_stop_a_normal_client_behind_nginx(nginx: Nginx):
     assert len(timings) >= 9 and not slow, slow
 
 
-def test_the_same_slow_clients_starve_gunicorn_alone(nginx_installed: None, gunicorn: Gunicorn):
+def test_the_same_slow_clients_starve_gunicorn_alone(gunicorn: Gunicorn):
     """The attack of the test above is real: without nginx, /health does not answer in time."""
     with SlowClients(gunicorn.port):
         started = time.monotonic()
@@ -218,10 +219,16 @@ def raw_exchange(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]
     (b"NOT A REQUEST LINE\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % n for n in range(120)) + b"\r\n", 431),
 ])
-def test_gunicorn_own_errors_are_problem_json(nginx_installed: None, gunicorn: Gunicorn,
-                                              request_bytes: bytes, status: int):
+def test_gunicorn_own_errors_are_problem_json(gunicorn: Gunicorn, request_bytes: bytes, status: int):
     line, headers, body = raw_exchange(gunicorn.port, request_bytes)
     assert line.split()[1] == str(status), line
     assert headers["content-type"] == "application/problem+json"
+    assert headers["x-content-type-options"] == "nosniff" and headers["cache-control"] == "no-store"
     problem = json.loads(body)
     assert problem["status"] == status and problem["title"] and problem["detail"]
+
+
+def test_gunicorn_names_no_version(gunicorn: Gunicorn):
+    response = requests.get(gunicorn.url + "/health", timeout=10)
+    assert response.headers["Server"] == "gunicorn"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
