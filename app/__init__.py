@@ -10,9 +10,11 @@ from typing import Any
 from flask import Flask, request
 from flask_cors import CORS
 
-from .api.auth import init_auth
+from .api.accounts import AccountsFileError, StoredAccount, load_accounts
+from .api.auth import Authenticator, check_every_route_declares_a_permission, init_auth
 from .api.blueprints import algo, data, learnuplet, preduplet, problem
 from .api.errors import register_error_handlers
+from .api.headers import add_security_headers
 from .api.openapi import bp as meta_bp
 from .api.views import LEDGER, STORE
 from .clock import SystemClock
@@ -44,21 +46,39 @@ def stop_background(app: Flask, wait: float = 30.0) -> None:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; raises ConfigError (saying what to set) for a configuration that can't run."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: every route is the API
     app.config.update(load_config(config))
+    authenticator = open_accounts(app.config)
     store = open_store(app)
     ledgers = open_ledgers(app, store)
     app.extensions[STORE] = store
     app.extensions[LEDGER] = ledgers
 
     register_error_handlers(app)
-    init_auth(app)
+    add_security_headers(app)
+    init_auth(app, authenticator)
     if app.config["CORS"]:
         CORS(app, expose_headers=["Link"])
     for blueprint in (meta_bp, problem.bp, algo.bp, data.bp, learnuplet.bp, preduplet.bp):
         app.register_blueprint(blueprint)
+    check_every_route_declares_a_permission(app)
     _prepare_database_on_first_use(app, ledgers)
     return app
+
+
+def open_accounts(config: Mapping[str, Any]) -> Authenticator:
+    """The administrator (USER_AUTH/PWD_AUTH) and the accounts of ACCOUNTS_FILE."""
+    admin = (config["USER_AUTH"], config["PWD_AUTH"]) if config.get("USER_AUTH") else None
+    accounts: dict[str, StoredAccount] = {}
+    if config.get("ACCOUNTS_FILE"):
+        try:
+            accounts = load_accounts(config["ACCOUNTS_FILE"], {admin[0]} if admin else set())
+        except AccountsFileError as error:
+            raise ConfigError(str(error)) from None
+    if admin is None and not accounts:
+        raise ConfigError(f"ACCOUNTS_FILE={config['ACCOUNTS_FILE']} holds no account and "
+                          "USER_AUTH/PWD_AUTH are not set: no one could use the server")
+    return Authenticator(admin, accounts)
 
 
 def open_ledgers(app: Flask, store: Store) -> Ledgers:

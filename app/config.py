@@ -12,9 +12,11 @@ DEFAULTS: dict[str, Any] = {
     "MONGO_URI": None,  # unset: the embedded store, in DATA_DIR
     "DATA_DIR": "./orchestrator-data",  # the embedded store's folder; ":memory:" keeps nothing
     "MONGO_DBNAME": "orchestrator",  # used when MONGO_URI names no database
-    "USER_AUTH": None,
+    "USER_AUTH": None,  # the administrator's name and password
     "PWD_AUTH": None,
+    "ACCOUNTS_FILE": None,  # a TOML file of further accounts (app/api/accounts.py)
     "CORS": False,
+    "HOST": "127.0.0.1",  # address of `python -m app` (gunicorn_config.py binds 0.0.0.0)
     "PORT": 5000,
     "MAX_CONTENT_LENGTH": 4 * MIB,
     "DB_TIMEOUT_SECONDS": 3.0,  # bound on waiting for an unreachable database before 503
@@ -74,10 +76,12 @@ def load_config(overrides: Mapping[str, Any] | None = None,
 
 def check_config(config: Mapping[str, Any]) -> None:
     """Refuse settings that would run the server open or broken."""
-    if not config.get("USER_AUTH") or not config.get("PWD_AUTH"):
+    has_user, has_password = bool(config.get("USER_AUTH")), bool(config.get("PWD_AUTH"))
+    if has_user != has_password or not (has_user or config.get("ACCOUNTS_FILE")):
         raise ConfigError(
             "No account is configured: set USER_AUTH and PWD_AUTH (the administrator's "
-            "user name and password). The Orchestrator never runs without authentication.")
+            "user name and password), and/or ACCOUNTS_FILE. The Orchestrator never runs "
+            "without authentication.")
     if not config.get("MONGO_URI") and not config.get("DATA_DIR"):
         raise ConfigError("DATA_DIR is empty: name the embedded store's folder (default "
                           "./orchestrator-data), or :memory: to keep nothing, or set MONGO_URI")

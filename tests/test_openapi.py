@@ -84,3 +84,11 @@ def test_docs_page_needs_no_credentials(app):
     response = app.test_client().get("/docs")
     assert response.status_code == 200
     assert "openapi.json" in response.get_data(as_text=True)
+
+
+def test_each_protected_operation_names_its_permission(document):
+    assert document["paths"]["/problem"]["post"]["x-permission"] == "register"
+    assert document["paths"]["/prediction"]["post"]["x-permission"] == "predict"
+    assert document["paths"]["/learndone/{uuid}"]["post"]["x-permission"] == "report"
+    assert document["paths"]["/learnuplet"]["get"]["x-permission"] == "read"
+    assert "x-permission" not in document["paths"]["/health"]["get"]

@@ -10,7 +10,16 @@ from typing import Any
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from ..domain.errors import Busy, Conflict, Invalid, NotFound, Refusal, TooLarge, TransitionRefused
+from ..domain.errors import (
+    Busy,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Refusal,
+    TooLarge,
+    TransitionRefused,
+)
 from ..storage.errors import DatabaseError, unreachable
 
 log = logging.getLogger(__name__)
@@ -20,6 +29,7 @@ PROBLEM_TYPE = "urn:morpheo:orchestrator:problem:"
 STATUSES: list[tuple[type[Refusal], int, str, str]] = [
     (TransitionRefused, 409, "Conflict", "state-conflict"),
     (Conflict, 409, "Conflict", "conflict"),
+    (Forbidden, 403, "Forbidden", "forbidden"),
     (NotFound, 404, "Not Found", "not-found"),
     (TooLarge, 413, "Content Too Large", "too-large"),
     (Invalid, 400, "Invalid request", "validation-error"),

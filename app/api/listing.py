@@ -33,8 +33,10 @@ class BadQuery(ValueError):
         self.message = message
 
 
+# Every pattern must match the whole value (fullmatch): `$` also matches before a final newline.
+
 def _uuid(raw: str) -> str:
-    if not _UUID.fullmatch(raw):  # fullmatch: `$` alone lets a trailing newline through
+    if not _UUID.fullmatch(raw):
         raise ValueError("must be a UUID")
     return raw.lower()
 
@@ -85,6 +87,7 @@ FILTERS: dict[str, dict[str, Callable[[str], Any]]] = {
                   "timestamp_done": _integer},
 }
 PAGING = ("limit", "page_token")
+TOKEN_LENGTH_MAX = 512  # a token this server issues has fewer than 200 characters
 
 # The JSON schema of each filter type, for /openapi.json.
 FILTER_SCHEMAS: dict[Callable[[str], Any], dict[str, Any]] = {
@@ -142,9 +145,11 @@ def read_token(query: dict[str, Any], args: Mapping[str, list[str]]) -> str | No
         return None
     try:
         token = values[0]
+        if len(token) > TOKEN_LENGTH_MAX:
+            raise ValueError("too long")
         decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         after, fingerprint = decoded["after"], decoded["query"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
+    except (binascii.Error, ValueError, TypeError, KeyError, RecursionError):
         raise BadQuery("page_token", "is not a token this server issued") from None
     if not isinstance(after, str) or not _SEQ.fullmatch(after):
         raise BadQuery("page_token", "is not a token this server issued")

@@ -100,6 +100,8 @@ def _operation(view: Any, rule: Any, schemas: dict[str, Any]) -> dict[str, Any]:
     for argument in sorted(rule.arguments):
         operation["parameters"].append({"name": argument, "in": "path", "required": True,
                                         "schema": {"type": "string", "format": "uuid"}})
+    if spec.get("permission"):
+        operation["x-permission"] = spec["permission"]  # docs/api.md, Roles and permissions
     collection = spec.get("collection")
     if collection and not rule.arguments:
         operation["parameters"] += [{"name": name, "in": "query", "schema": FILTER_SCHEMAS[convert]}

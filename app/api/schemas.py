@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
@@ -99,6 +99,16 @@ class LearnDone(Body):
     train_perf: dict[UUID, Perf] | None = None
     test_perf: dict[UUID, Perf] | None = None
     worker: UUID | None = Field(default=None, description="the reporting worker, if it says")
+
+    @field_validator("train_perf", "test_perf", mode="before")
+    @classmethod
+    def _one_value_per_data(cls, value: Any) -> Any:
+        # Keys are stored lowercase: two that differ only in case would silently become one.
+        if isinstance(value, dict):
+            lowered = [key.lower() for key in value if isinstance(key, str)]
+            if len(set(lowered)) != len(lowered):
+                raise ValueError("keys name the same data twice (they differ only in letter case)")
+        return value
 
     def field_errors(self) -> list[tuple[str, str]]:
         if self.status != "done":

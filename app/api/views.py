@@ -7,10 +7,13 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..domain.errors import Invalid, NotFound
+from ..domain.permissions import READ
 from ..ledger import Ledgers
 from ..storage import Store
+from .auth import current_account
 from .errors import UnsupportedMediaType
 from .listing import BadQuery, make_token, parse_filters, parse_limit, read_token
 from .schemas import UUID_PATTERN, Body
@@ -35,7 +38,8 @@ def limits() -> dict[str, int]:
 
 
 def user() -> str:
-    return request.authorization.username if request.authorization else "anonymous"
+    """The account name every event records (`by`)."""
+    return current_account().name
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
@@ -51,7 +55,7 @@ def parse_body(model: type[BodyT]) -> BodyT:
         raise UnsupportedMediaType(
             f"Content-Type must be application/json (got {request.mimetype or 'none'})")
     try:
-        body = model.model_validate_json(request.get_data(cache=False) or b"")
+        body = model.model_validate_json(request_body() or b"")
     except ValidationError as error:
         errors = [{"field": _field_name(item["loc"]), "message": item["msg"]}
                   for item in error.errors(include_url=False, include_input=False)]
@@ -67,9 +71,27 @@ def parse_body(model: type[BodyT]) -> BodyT:
     return body
 
 
+def request_body() -> bytes:
+    """The body; 413 when it is larger than MAX_CONTENT_LENGTH.
+
+    A chunked body has no Content-Length to check beforehand, and werkzeug stops reading it
+    at the limit and hands on what it read, so it is read here up to one byte past the limit.
+    """
+    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
+        return request.get_data(cache=False)
+    limit, stream = current_app.config["MAX_CONTENT_LENGTH"], request.environ["wsgi.input"]
+    chunks, size = [], 0
+    while size <= limit and (chunk := stream.read(min(65536, limit + 1 - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise RequestEntityTooLarge()
+    return b"".join(chunks)
+
+
 def check_uuid(value: str) -> str:
     """A UUID from the path, canonical lowercase; 400 otherwise."""
-    if not _UUID.fullmatch(value):  # `$` alone would let a trailing newline through
+    if not _UUID.fullmatch(value):  # the whole string: `$` matches before a final newline
         raise Invalid(f"{value!r} is not a UUID",
                                errors=[{"field": "uuid", "message": "must be a UUID"}])
     return value.lower()
@@ -121,11 +143,11 @@ def shown(document: dict[str, Any]) -> dict[str, Any]:
 def add_read_routes(bp: Blueprint, collection: str) -> None:
     """GET /<collection> (filtered, paged) and GET /<collection>/<uuid>, the same for all."""
 
-    @documented(summary=f"List {collection}s", collection=collection)
+    @documented(summary=f"List {collection}s", collection=collection, permission=READ)
     def list_documents() -> Response:
         return document_list(collection)
 
-    @documented(summary=f"One {collection}", collection=collection)
+    @documented(summary=f"One {collection}", collection=collection, permission=READ)
     def get_document(uuid: str) -> Response:
         return one_document(collection, uuid)
 
@@ -134,7 +156,8 @@ def add_read_routes(bp: Blueprint, collection: str) -> None:
 
 
 def documented(**spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Attach OpenAPI facts to a view (summary, body model, success status, query filters)."""
+    """Attach OpenAPI facts to a view (summary, body model, success status, query filters) and
+    the permission it needs (domain/permissions.py; auth.py checks it)."""
 
     def attach(view: Callable[..., Any]) -> Callable[..., Any]:
         view.openapi = spec  # type: ignore[attr-defined]

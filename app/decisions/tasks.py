@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.errors import Invalid, NotFound, TransitionRefused
+from ..domain.permissions import Account, check_task_holder
 from ..domain.states import (
     FAILED,
     PENDING,
@@ -94,12 +95,19 @@ def heartbeat(ledgers: Ledgers, collection: str, uuid: str, worker: str, by: str
 
 
 def report(ledgers: Ledgers, collection: str, uuid: str, outcome: dict[str, Any],
-           worker: str | None, by: str, check_perf: bool = False) -> None:
+           worker: str | None, by: str, check_perf: bool = False,
+           account: Account | None = None) -> None:
     """Finish a task. A learnuplet's chain moves on: its lowest waiting rank becomes todo,
-    starting from the algo's best model."""
+    starting from the algo's best model.
+
+    A report that names no `worker` acts as the task's holder: an `account` that lists its
+    workers may send it only for a task one of them holds (403 otherwise).
+    """
 
     def decide(reading: Reading) -> dict[str, Any] | None:
         task, chain = read_task(ledgers, reading, collection, uuid)
+        if worker is None and account is not None:
+            check_task_holder(account, task)
         stored = dict(outcome)
         if worker is not None:
             check_reporter(collection, task, worker)  # before the identical-retry answer

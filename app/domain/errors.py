@@ -15,6 +15,10 @@ class Invalid(Refusal):
     """The request is malformed or names something that does not exist (HTTP 400)."""
 
 
+class Forbidden(Refusal):
+    """The account is known but its role, or its list of workers, does not allow this (403)."""
+
+
 class NotFound(Refusal):
     """The document the request is about does not exist (404)."""
 

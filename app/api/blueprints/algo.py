@@ -2,6 +2,7 @@
 from flask import Blueprint
 
 from ...decisions.registration import register_algo
+from ...domain.permissions import REGISTER
 from ..schemas import AlgoCreate
 from ..views import add_read_routes, documented, ledger, limits, parse_body, user
 
@@ -11,7 +12,7 @@ add_read_routes(bp, "algo")
 
 @bp.post("/algo")
 @documented(summary="Register an algo and plan its learnuplets", body=AlgoCreate, success=201,
-            returns="{new_algo: algo, new_learnuplets: int}")
+            returns="{new_algo: algo, new_learnuplets: int}", permission=REGISTER)
 def create_algo():
     result = register_algo(ledger(), parse_body(AlgoCreate).model_dump(), user(), limits())
     body = {"new_algo": result.documents[0], "new_learnuplets": result.new_learnuplets}

@@ -2,6 +2,8 @@
 from flask import Blueprint, current_app
 
 from ...decisions.tasks import claim, heartbeat
+from ...domain.permissions import CLAIM, HEARTBEAT
+from ..auth import acting_as
 from ..schemas import Claim
 from ..views import check_uuid, documented, ledger, parse_body, user
 
@@ -10,18 +12,19 @@ def add_claim_routes(bp: Blueprint, kind: str) -> None:
     """POST /worker/<kind>/<uuid> (claim) and POST /worker/<kind>/<uuid>/heartbeat."""
 
     @documented(summary=f"Claim a todo {kind} (todo -> pending)", body=Claim, success=200,
-                returns=f"{{{kind}_worker_set: uuid}}")
+                returns=f"{{{kind}_worker_set: uuid}}", permission=CLAIM)
     def claim_task(uuid: str) -> dict[str, str]:
         uuid = check_uuid(uuid)
-        claim(ledger(), kind, uuid, parse_body(Claim).worker, user(),
+        claim(ledger(), kind, uuid, acting_as(parse_body(Claim).worker), user(),
               current_app.config["LEASE_SECONDS"])
         return {f"{kind}_worker_set": uuid}
 
     @documented(summary="Extend the claim's lease (only by the claiming worker)", body=Claim,
-                success=200, returns=f"{{{kind}_lease_extended: uuid, lease_expires: int}}")
+                success=200, returns=f"{{{kind}_lease_extended: uuid, lease_expires: int}}",
+                permission=HEARTBEAT)
     def extend_lease(uuid: str) -> dict[str, str | int]:
         uuid = check_uuid(uuid)
-        expires = heartbeat(ledger(), kind, uuid, parse_body(Claim).worker, user(),
+        expires = heartbeat(ledger(), kind, uuid, acting_as(parse_body(Claim).worker), user(),
                             current_app.config["LEASE_SECONDS"])
         return {f"{kind}_lease_extended": uuid, "lease_expires": expires}
 

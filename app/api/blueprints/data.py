@@ -2,6 +2,7 @@
 from flask import Blueprint
 
 from ...decisions.registration import register_data
+from ...domain.permissions import REGISTER
 from ..schemas import DataCreate
 from ..views import add_read_routes, documented, ledger, limits, parse_body, user
 
@@ -11,7 +12,8 @@ add_read_routes(bp, "data")
 
 @bp.post("/data")
 @documented(summary="Register data (one uuid or a batch, all or nothing)", body=DataCreate,
-            success=201, returns="{new_datas: [data], new_learnuplets: int}")
+            success=201, returns="{new_datas: [data], new_learnuplets: int}",
+            permission=REGISTER)
 def create_data():
     body = parse_body(DataCreate)
     result = register_data(ledger(), body.uuids(), body.problem_uuids(), user(), limits())

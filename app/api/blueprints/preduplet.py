@@ -3,6 +3,8 @@ from flask import Blueprint
 
 from ...decisions.prediction import request_prediction
 from ...decisions.tasks import PREDUPLET, report
+from ...domain.permissions import PREDICT, REPORT
+from ..auth import acting_as, current_account
 from ..schemas import PredDone, PredictionCreate
 from ..views import add_read_routes, check_uuid, documented, ledger, parse_body, user
 from .claims import add_claim_routes
@@ -14,7 +16,7 @@ add_claim_routes(bp, PREDUPLET)
 
 @bp.post("/prediction")
 @documented(summary="Request a prediction with the problem's best model", body=PredictionCreate,
-            success=201, returns="preduplet")
+            success=201, returns="preduplet", permission=PREDICT)
 def create_prediction():
     body = parse_body(PredictionCreate)
     result = request_prediction(ledger(), body.data, body.problem, body.uuid, user())
@@ -23,9 +25,10 @@ def create_prediction():
 
 @bp.post("/preddone/<uuid>")
 @documented(summary="Report a preduplet done or failed", body=PredDone, success=200,
-            returns="{updated_preduplet: uuid}")
+            returns="{updated_preduplet: uuid}", permission=REPORT)
 def preddone(uuid: str):
     uuid = check_uuid(uuid)
     body = parse_body(PredDone)
-    report(ledger(), PREDUPLET, uuid, body.outcome(), body.worker, user())
+    report(ledger(), PREDUPLET, uuid, body.outcome(), acting_as(body.worker), user(),
+           account=current_account())
     return {"updated_preduplet": uuid}

@@ -1,0 +1,23 @@
+"""Headers every response carries: no MIME sniffing, no caching, nothing to run or frame.
+
+Answers hold task states and credentials-protected documents, which go stale at once and
+must not stay in shared caches; no response of this API is a page that loads anything (the
+/docs page is plain HTML with a link), so the content security policy allows nothing.
+"""
+from __future__ import annotations
+
+from flask import Flask, Response
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def add_security_headers(app: Flask) -> None:
+    @app.after_request
+    def secure(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
