@@ -138,7 +138,9 @@ def _prepare_database_on_first_use(app: Flask, ledgers: Ledgers) -> None:
                 return
             ledgers.store.prepare()
             ledgers.registry.ensure_head()
-            ledgers.registry.roll_forward()  # start-up sweep (the streams': by the sweeper)
+            # start-up sweep (the streams': by the sweeper). settle: a pending event is
+            # normally being applied by another process's writer; wait for it before applying
+            ledgers.registry.settle(ledgers.registry.head())
             app.extensions[BACKGROUND] = _start_background(app, ledgers)
             state.update(ready=True, pid=os.getpid())
 

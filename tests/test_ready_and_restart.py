@@ -15,6 +15,7 @@ from conftest import AUTH, MONGO_URI, PASSWORD, USER, ApiClient, new_uuid
 from helpers import claim, problem_details
 
 import app.api.openapi as meta
+from app.decisions.upkeep import Sweeper
 from app.storage.errors import DatabaseError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,6 +83,23 @@ def test_not_ready_while_the_registry_is_behind(client, app, db, monkeypatch):
     registry.roll_forward()
     assert client.flask.get("/ready").status_code == 200
     assert client.get(f"/algo/{algo['uuid']}").status_code == 200
+
+
+def test_the_sweeper_leaves_a_fresh_registry_event_to_its_writer(client, app, db):
+    """A registry event committed since the last tick is normally being applied by its writer
+    (applying it too would take its chain planning from under it: `new_learnuplets: 0`); one
+    still pending a whole tick later is rolled forward."""
+    ledgers = app.extensions["orchestrator.ledger"]
+    problem = client.problem()["uuid"]
+    algo = {"uuid": new_uuid(), "problem": problem, "name": "late"}
+    db.insert_event("events", {"_id": ledgers.registry.head() + 1, "kind": "algo_registered",
+                               "at": 0, "by": "other", "reads": [], "writes": [], "algo": algo})
+    sweeper = Sweeper(ledgers, interval=1.0, max_attempts=3)
+    sweeper.roll_registry_forward()
+    assert client.get(f"/algo/{algo['uuid']}").status_code == 404  # its writer's, for now
+    sweeper.roll_registry_forward()
+    assert client.get(f"/algo/{algo['uuid']}").status_code == 200
+    assert client.get(f"/learnuplet?algo={algo['uuid']}").status_code == 200
 
 
 def free_port() -> int:

@@ -27,16 +27,35 @@ class Sweeper:
         self.failing_since: float | None = None
         self.last_error = ""
         self.ticks = 0
+        self.registry_stuck_at: int | None = None  # the head, when an event was pending after it
 
     def stop(self) -> None:
         self.stopped.set()
 
     def sweep(self) -> None:
-        self.ledgers.registry.roll_forward()
+        self.roll_registry_forward()
         if self.ticks % STREAM_SWEEP_EVERY == 0:  # the first tick: the start-up sweep
             self.ledgers.streams.sweep()
         self.ticks += 1
         expire_leases(self.ledgers, self.max_attempts)
+
+    def roll_registry_forward(self) -> None:
+        """Apply the registry events left unapplied since the previous tick.
+
+        An event committed moments ago is normally being applied by its writer right now:
+        applying it at the same time would do its work twice and take its follow-up (planning
+        the chains) from under it, so the writer would answer `new_learnuplets: 0`. An event
+        still pending one whole tick later has lost its writer.
+        """
+        registry = self.ledgers.registry
+        head = registry.head()
+        if registry.store.event(registry.events, head + 1) is None:
+            self.registry_stuck_at = None
+        elif self.registry_stuck_at == head:
+            registry.roll_forward()
+            self.registry_stuck_at = None
+        else:
+            self.registry_stuck_at = head
 
     def run_forever(self) -> None:
         """Sweep at once (the start-up sweep, off the request path), then every interval."""
