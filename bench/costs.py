@@ -7,6 +7,9 @@ client, sees every command they send (by name and collection); with BENCH_POSTGR
 (tools/postgres.sh's state file) bench/meter.py also reads the rows PostgreSQL's sequential
 scans read per table for the same requests.
 
+Also one tick of the Orchestrator's sweeper (with the stream sweep), which each server process
+runs every 5 s (the stream sweep every 30 s) whatever the load.
+
 SPEC (JSON on stdin): {"gets": {scenario: {app: [path, ...]}},
                        "claims": {app: [{"uuid", "train_data", "test_data"}, ...]}}.
 Prints one JSON object: {scenario: {app: per-request costs}}.
@@ -18,6 +21,7 @@ import json
 import os
 import sys
 import threading
+import time
 import uuid as uuidlib
 from collections import Counter
 from collections.abc import Callable
@@ -71,10 +75,13 @@ def measure(listener: ByCollection, meter: Any, requests: list[Callable[[], int]
     """Send `requests` one at a time; the commands and scanned rows per request."""
     before = meter.read() if meter else None
     listener.take()
+    started = time.perf_counter()
     statuses = Counter(str(send()) for send in requests)
+    seconds = time.perf_counter() - started
     commands = listener.take()
     count = len(requests) or 1
     out: dict[str, Any] = {"requests": len(requests), "statuses": dict(statuses),
+                           "seconds_each": round(seconds / count, 3),
                            "commands": {name: round(n / count, 2) for name, n in sorted(commands.items())},
                            "commands_total": round(sum(commands.values()) / count, 2)}
     if meter:
@@ -90,6 +97,8 @@ def main(uri: str, spec: dict[str, Any]) -> dict[str, Any]:
     monitoring.register(listener)  # global: every client created from now on
     os.environ["MONGO_URI"] = uri  # the baseline reads it
     from app import create_app, stop_background
+    from app.api.views import LEDGER
+    from app.decisions.upkeep import Sweeper
 
     from .baseline import create_app as create_baseline
 
@@ -120,6 +129,9 @@ def main(uri: str, spec: dict[str, Any]) -> dict[str, Any]:
         for scenario, paths in spec.get("gets", {}).items():
             out[scenario] = {app: measure(listener, meter, [get(app, path) for path in paths[app]])
                              for app in APPS}
+        # one tick of a server's sweeper, the stream sweep included (its first tick and every 6th)
+        sweeper = Sweeper(orchestrator.extensions[LEDGER], 5.0, 3)
+        out["sweep"] = {"orchestrator": measure(listener, meter, [lambda: sweeper.sweep() or 200])}
         if spec.get("claims"):
             out["claims"] = {app: measure(listener, meter, [cycle(app, task) for task in spec["claims"][app]])
                              for app in APPS}

@@ -7,8 +7,8 @@ published by a session only when it ends or sits idle: each reading therefore wa
 FerretDB is quiet and ends FerretDB's sessions first.
 
 The Orchestrator's sweeper (every SWEEP_SECONDS in each server process) also queries the
-database, whatever else runs: `background()` measures its rate with both servers idle, and
-the costs per request are measured with the servers stopped (bench/costs.py).
+database whatever else runs, so the costs per request are measured with the servers stopped
+(bench/costs.py), and the sweeper on its own there too.
 """
 from __future__ import annotations
 
@@ -41,13 +41,6 @@ class Meter:
                 "commands": after["commands"] - before["commands"],
                 "tables": delta(before["tables"], after["tables"], names)}
 
-    def background(self, seconds: float) -> dict[str, Any]:
-        """The database work per second while no request is sent (the Orchestrator's sweeper)."""
-        before = self.read()
-        time.sleep(seconds)
-        moved = self.difference(before, self.read())
-        return per(moved, moved["seconds"], moved["seconds"])
-
     def cost(self, before: dict[str, Any], after: dict[str, Any], requests: int) -> dict[str, Any]:
         return per(self.difference(before, after), requests, round(after["at"] - before["at"], 2))
 
@@ -63,7 +56,7 @@ def from_environment(uri: str) -> Meter | None:
 
 
 def per(moved: dict[str, Any], divisor: float, seconds: float) -> dict[str, Any]:
-    """Commands and scans per request (or per second, for background())."""
+    """Commands and scans per request."""
     divisor = divisor or 1
     commands = {name: round(count / divisor, 2) for name, count in sorted(moved["commands"].items())
                 if round(count / divisor, 2)}

@@ -9,7 +9,8 @@ HTTP_SCENARIOS = ("get_problem", "get_learnuplet", "filtered_page", "paging", "c
 LABELS = {"get_problem": "GET /problem/<uuid>", "get_learnuplet": "GET /learnuplet/<uuid>",
           "filtered_page": "GET /learnuplet?status=todo&limit=100",
           "paging": "paging status=done (5 pages of 20)", "claims": "claim + learndone, 8 workers",
-          "post_data": "POST /data, 10,000 / 1,000 uuids"}
+          "post_data": "POST /data, 10,000 / 1,000 uuids",
+          "sweep": "one sweeper tick (with the stream sweep), in-process"}
 # Issue 10's targets: the Orchestrator's throughput over the baseline's, same server, same run.
 RATIO_TARGETS = {"get_problem": 0.9, "get_learnuplet": 0.9, "filtered_page": 0.8, "paging": 0.8,
                  "claims": 0.5}
@@ -163,3 +164,53 @@ def plot(results: dict[str, Any], path: Path) -> str:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return f"plot written to {path}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The tables docs/performance.md shows, from a run's JSON."""
+    lines = ["| size | scenario | Orchestrator req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms "
+             "| ratio | CPU ms/request, Orch. (app / FerretDB / PostgreSQL) | baseline |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for size, suite in results["sizes"].items():
+        for scenario in HTTP_SCENARIOS:
+            out = suite["scenarios"].get(scenario)
+            if out is None:
+                continue
+            orc, base = out["orchestrator"], out["baseline"]
+            cpu = [" / ".join(f"{ms:g}" for ms in row.get("cpu_ms", {}).values()) for row in (orc, base)]
+            lines.append(f"| {int(size):,} | {LABELS[scenario]} | {orc['rps']:g} | {orc['p50_ms']:g} | "
+                         f"{orc['p99_ms']:g} | {base['rps']:g} | {base['p50_ms']:g} | {base['p99_ms']:g} | "
+                         f"**{out['ratio']}** | {cpu[0]} | {cpu[1]} |")
+    lines += ["", "| size | uuids | time s | commands | slowest command | rows scanned |",
+              "|---|---|---|---|---|---|"]
+    for size, suite in results["sizes"].items():
+        for row in suite["scenarios"].get("post_data", {}).get("results", []):
+            slowest = row.get("slowest_command", {})
+            lines.append(f"| {int(size):,} | {row['uuids']:,} | {row['seconds']} | {row['round_trips']} | "
+                         f"{slowest.get('name')}: {slowest.get('seconds')} s | "
+                         f"{sum((row.get('rows_scanned') or {}).values()):,} |")
+    lines += ["", "| size | scenario | commands per request, Orch. | baseline | rows scanned per request, "
+              "Orch. | baseline |", "|---|---|---|---|---|---|"]
+    for size, suite in results["sizes"].items():
+        for scenario, costs in suite.get("costs", {}).items():
+            cells = []
+            for app in ("orchestrator", "baseline"):
+                row = costs.get(app, {"commands_total": 0, "commands": {}})
+                named = ", ".join(f"{name} {count:g}" for name, count in row["commands"].items())
+                cells.append(f"{row['commands_total']:g} ({named})")
+            for app in ("orchestrator", "baseline"):
+                row = costs.get(app, {})
+                named = ", ".join(f"{table} {rows:,}" for table, rows in row.get("rows_scanned", {}).items())
+                cells.append(f"{row.get('rows_scanned_total', 0):,} ({named})")
+            lines.append(f"| {int(size):,} | {LABELS[scenario]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + scale_table(results)
+
+
+if __name__ == "__main__":  # python -m bench.report RESULTS.json [PNG]: the tables (and the plot) again
+    import json
+    import sys
+
+    loaded = json.loads(Path(sys.argv[1]).read_text())
+    print(markdown(loaded))
+    if len(sys.argv) > 2:
+        print(plot(loaded, Path(sys.argv[2])))

@@ -35,6 +35,7 @@ from app.storage.mongo import MongoStore
 
 from . import fill as filling
 from . import report
+from .cpu import cpu_seconds, used
 from .meter import Meter
 from .postgres import Postgres, sql_evidence
 from .scenarios import (
@@ -85,7 +86,7 @@ def suite(size: int, ferret: Ferret, uri_base: str, args: Any, logdir: Path,
         apps["baseline"].wait(f"/problem/{filled.problems[0]}")
         if args.costs:
             log(f"{size:,}: the database's work with both servers idle ({args.idle_seconds:g} s)")
-            out["background_per_second"] = meter.background(args.idle_seconds)
+            out["background_per_second"] = idle(meter, apps, database, args.idle_seconds)
         gets = {"get_problem": [f"/problem/{u}" for u in filled.problems],
                 "get_learnuplet": [f"/learnuplet/{u}" for u in filled.learnuplet_sample],
                 "filtered_page": ["/learnuplet?status=todo&limit=100"]}
@@ -138,6 +139,19 @@ def suite(size: int, ferret: Ferret, uri_base: str, args: Any, logdir: Path,
     return out, problems
 
 
+def idle(meter: Meter, apps: dict[str, Server], database: dict[str, int], seconds: float) -> dict[str, Any]:
+    """CPU per second of each component, and FerretDB's commands per second, with no request
+    sent: the Orchestrator's sweeper (every 5 s in each process; the stream sweep every 30 s).
+    Measured without ending FerretDB's sessions (that would fail a sweep under way)."""
+    roots = {**{name: server.process.pid for name, server in apps.items()}, **database}
+    before, commands = cpu_seconds(roots), meter.counters.read()[0]
+    time.sleep(seconds)
+    moved = meter.counters.read()[0] - commands
+    return {"seconds": seconds, "cpu_ms": {name: round(spent * 1000 / seconds, 1)
+                                           for name, spent in used(before, cpu_seconds(roots)).items()},
+            "commands": {name: round(count / seconds, 2) for name, count in sorted(moved.items())}}
+
+
 def subprocess_json(module: str, argv: list[str], ferret: Ferret,
                     stdin: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """`python -m module argv...` (so that its command listener sees only its apps); its last
@@ -174,8 +188,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (4)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     parser.add_argument("--seconds", type=float, help="shortest load round (10; --small 3)")
-    parser.add_argument("--max-round", type=float, default=40.0,
-                        help="longest load round; slower routes are sampled sequentially (40)")
+    parser.add_argument("--max-round", type=float, default=60.0,
+                        help="longest load round; slower routes are sampled sequentially (60)")
     parser.add_argument("--rounds", type=int, help="rounds per app, alternated A B A B (2; --small 1)")
     parser.add_argument("--samples", type=int, default=3,
                         help="sequential samples of a route too slow to load (3)")
@@ -187,7 +201,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--record-samples", type=int, help="FerretDB-alone samples per size (20; --small 3)")
     parser.add_argument("--costs", action=argparse.BooleanOptionalAction,
                         help="database commands and scanned rows per request (on; --small off)")
-    parser.add_argument("--idle-seconds", type=float, default=10.0, help="background measure (10)")
+    parser.add_argument("--idle-seconds", type=float, default=30.0,
+                        help="servers idle, the sweepers' work measured (30: a stream sweep each)")
     parser.add_argument("--plot", type=Path, help="the PNG of the curves (bench/results/<time>-scale.png)")
     args = parser.parse_args(argv)
     sqlite = os.environ.get("FERRETDB_BACKEND") == "sqlite"

@@ -3,8 +3,9 @@
 Every scenario runs under load: 8 connections (wrk, or threads) on the GET routes, 8 worker
 threads on claim + learndone. A round lasts `--seconds`, longer when one request under load
 would take more than a quarter of that (so that every connection completes several
-requests), up to `--max-round`; only a route slower than that (FerretDB's SQLite backend at
-10,000 learnuplets and more) is sampled sequentially instead, and the JSON says so.
+requests), up to `--max-round`; only a route so slow that a connection would complete fewer
+than two in that round (FerretDB's SQLite backend at 10,000 learnuplets and more) is sampled
+sequentially instead, and the JSON says so.
 
 What a request costs the database is measured apart, with the servers stopped
 (bench/costs.py).
@@ -31,6 +32,7 @@ from .meter import Meter
 from .servers import AUTH, Server
 
 ROUND_REQUESTS = 4  # a load round lasts long enough for each connection to complete this many
+MIN_ROUND_REQUESTS = 2  # ... or at least this many in the longest round; else sampled sequentially
 APPS = ("orchestrator", "baseline")
 
 
@@ -84,7 +86,7 @@ def get_scenario(paths: dict[str, list[str]], apps: dict[str, Server], meter: Me
     workers, threads = apps["orchestrator"].concurrency
     expected_s = loaded_latency(probe["p50_ms"] / 1000, args.connections, workers, threads, args.cores)
     seconds = max(args.seconds, min(args.max_round, ROUND_REQUESTS * expected_s))
-    sampled = expected_s > args.max_round / ROUND_REQUESTS
+    sampled = expected_s > args.max_round / MIN_ROUND_REQUESTS
 
     def run(server: Server) -> dict[str, Any]:
         if sampled:
