@@ -263,7 +263,7 @@ def run(argv: list[str]) -> int:
     if argv:
         out = main(argv[0])
     else:
-        from .run import Ferret
+        from .servers import Ferret
 
         ferret = Ferret()
         try:

@@ -45,18 +45,13 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
-from pymongo import MongoClient
-
 from .load import Http, percentile
-from .servers import AUTH, RESULTS, ROOT, Ferret, Server, log, machine
+from .servers import AUTH, RESULTS, ROOT, Counters, Ferret, Server, log, machine
 
 # The issue's targets.
 CYCLE_RATIO_TARGET = 1.5  # commands per cycle, 8 workers / 1 worker
 CREATES_RATIO_TARGET = 3.0  # wall time, 50 at once / 50 one after another
 P99_TARGET_MS, MAX_TARGET_MS = 1000.0, 3000.0  # the mixed workload, every request
-# Not the app's work: connection handshake, server monitoring, sessions, our own counters.
-NOT_COUNTED = {"hello", "ismaster", "ping", "endsessions", "buildinfo", "serverstatus",
-               "saslstart", "saslcontinue", "getnonce", "authenticate"}
 HTTP_TIMEOUT = 65.0  # longer than gunicorn's worker timeout (60 s): a hung request shows as one
 POLL_LIMIT = 10  # todo learnuplets a mixed-workload worker lists at a time
 
@@ -107,41 +102,6 @@ def ms(seconds: list[float]) -> dict[str, float]:
 
 
 # --- 1. commands per claim + learndone cycle -----------------------------------------------
-
-class Counters:
-    """FerretDB's (or MongoDB's) own command counters: serverStatus → metrics.commands."""
-
-    def __init__(self, uri: str):
-        self.client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=10000)
-
-    def read(self) -> tuple[Counter[str], Counter[str]]:
-        commands = self.client.admin.command("serverStatus").get("metrics", {}).get("commands")
-        if not isinstance(commands, dict):
-            raise SetupError("the server's serverStatus has no metrics.commands to count with")
-        total, failed = Counter(), Counter()
-        for name, value in commands.items():
-            if isinstance(value, dict) and name.lower() not in NOT_COUNTED:
-                total[name] = int(value.get("total", 0))
-                failed[name] = int(value.get("failed", 0))
-        return total, failed
-
-    def wait_quiet(self, quiet: float = 1.0, limit: float = 60.0) -> float:
-        """Wait until no command has reached the server for `quiet` seconds (requests that
-        clients gave up on still run on the server); returns the seconds waited, at most `limit`."""
-        started = time.monotonic()
-        last, since = self.read()[0], time.monotonic()
-        while time.monotonic() - started < limit:
-            time.sleep(0.25)
-            now = self.read()[0]
-            if now != last:
-                last, since = now, time.monotonic()
-            elif time.monotonic() - since >= quiet:
-                break
-        return round(time.monotonic() - started, 1)
-
-    def close(self) -> None:
-        self.client.close()
-
 
 def build_chains(base: str, chains: int, length: int) -> list[list[dict[str, Any]]]:
     """A problem (batches of 1) with `length` train data and `chains` algos: each algo's chain

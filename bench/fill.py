@@ -77,6 +77,20 @@ SMALL = Sizes(problems=10, algos_per_problem=10, data_per_problem=100, learnuple
               done_per_algo=1)
 
 
+def for_learnuplets(total: int) -> Sizes:
+    """The fill with `total` learnuplets (a multiple of 1,000), every size shaped alike:
+    problems of 10 algos, learnuplets of 10 data (2 test data), a tenth of every chain done
+    and its next rank todo. Chains have 100 ranks from 10,000 learnuplets on (100,000: the
+    issue's 100 problems, 1,000 algos, 100,000 data) and 10 below, so that 1,000 still has
+    10 problems and 100 chains for the claim scenario's two pools of 20."""
+    length = 100 if total >= 10_000 else 10
+    per_problem = 10 * length
+    if total % per_problem:
+        raise ValueError(f"{total} learnuplets: give a multiple of {per_problem}")
+    return Sizes(problems=total // per_problem, algos_per_problem=10, data_per_problem=10 * length,
+                 learnuplets_per_algo=length, done_per_algo=length // 10)
+
+
 @dataclass
 class Filled:
     """What the scenarios need to know about the filled database."""
