@@ -1,6 +1,7 @@
 """Small helpers shared by the HTTP tests (the fixtures live in conftest.py)."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from conftest import ApiClient, new_uuid
@@ -9,6 +10,7 @@ COLLECTIONS = ("problem", "algo", "data", "learnuplet", "preduplet")
 EVENTS = ("events", "stream_events")  # the registry's, the streams'
 
 PROBLEM_JSON = "application/problem+json"
+ORDINARY_WRITE_SECONDS = 2.0  # an ordinary POST /problem, after whatever a test did before
 
 # The original seed README's curl body: single quotes, so not JSON.
 SEED_README_BODY = ('{"uuid": "2d0aa3a3-eb5f-42e6-9d34-c6e4db235816", '
@@ -118,3 +120,21 @@ class StoreSpy:
 
     def count(self, method: str) -> int:
         return sum(1 for name, _ in self.calls if name == method)
+
+
+def problem_body(test_dataset: list[str] | None = None, size: int = 1) -> dict[str, Any]:
+    """A new problem: one test datum unless `test_dataset` is given, batches of `size`."""
+    return {"uuid": new_uuid(), "workflow": new_uuid(),
+            "test_dataset": test_dataset if test_dataset is not None else [new_uuid()],
+            "size_train_dataset": size}
+
+
+def ordinary_write_and_ready(client: ApiClient) -> None:
+    """A POST /problem succeeds at ordinary speed and GET /ready is 200: nothing is wedged."""
+    started = time.monotonic()
+    response = client.post("/problem", problem_body())
+    seconds = time.monotonic() - started
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert seconds <= ORDINARY_WRITE_SECONDS, f"an ordinary POST /problem took {seconds:.2f} s"
+    ready = client.flask.get("/ready")
+    assert ready.status_code == 200, ready.get_data(as_text=True)

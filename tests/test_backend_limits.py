@@ -26,30 +26,22 @@ from typing import Any
 
 import pytest
 from conftest import ApiClient, new_uuid
-from helpers import bad_fields, claim, done_body, post_raw, problem_details, snapshot
+from helpers import (
+    bad_fields,
+    claim,
+    done_body,
+    ordinary_write_and_ready,
+    post_raw,
+    problem_body,
+    problem_details,
+    snapshot,
+)
 
 from app.api.schemas import MAX_LIST_UUIDS, TEXT_MAX_BYTES, TEXT_MAX_CHARACTERS
 from app.decisions.bounds import MAX_LEARNUPLET_DATA
 
-ORDINARY_WRITE_SECONDS = 2.0
 LONG_LIST = 100  # uuids in a list: far over FerretDB-on-PostgreSQL's index entry (about 67)
 READY_AFTER_SECONDS = 2.1  # GET /ready reports an event left unapplied for more than 2 s
-
-
-def _problem_body(test_dataset: list[str] | None = None, size: int = 1) -> dict[str, Any]:
-    return {"uuid": new_uuid(), "workflow": new_uuid(),
-            "test_dataset": test_dataset if test_dataset is not None else [new_uuid()],
-            "size_train_dataset": size}
-
-
-def _ordinary_write_works(client: ApiClient) -> None:
-    started = time.monotonic()
-    response = client.post("/problem", _problem_body())
-    seconds = time.monotonic() - started
-    assert response.status_code == 201, response.get_data(as_text=True)
-    assert seconds <= ORDINARY_WRITE_SECONDS, f"an ordinary POST /problem took {seconds:.2f} s"
-    ready = client.flask.get("/ready")
-    assert ready.status_code == 200, ready.get_data(as_text=True)
 
 
 def _refused_and_nothing_stored(client: ApiClient, db: Any, send: Any, status: int = 400
@@ -59,7 +51,7 @@ def _refused_and_nothing_stored(client: ApiClient, db: Any, send: Any, status: i
     before = snapshot(db)
     body = problem_details(send(), status)
     assert snapshot(db) == before, "a refused request stored something"
-    _ordinary_write_works(client)
+    ordinary_write_and_ready(client)
     return body
 
 
@@ -122,7 +114,7 @@ def test_the_longest_names_are_stored_and_found(client, name):
     assert response.status_code == 201, response.get_data(as_text=True)[:300]
     found = client.get("/algo", query_string={"name": name}).get_json()["algos"]
     assert [algo["name"] for algo in found] == [name]
-    _ordinary_write_works(client)
+    ordinary_write_and_ready(client)
 
 
 @pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "a\\udc00\\ud800b"],
@@ -178,21 +170,21 @@ def test_a_non_finite_performance_is_refused(client, db, number, field):
 
 @pytest.mark.parametrize("size", [2**63, -(2**63) - 1, 2**64, 10**30])
 def test_an_integer_beyond_int64_is_refused(client, db, size):
-    raw = json.dumps(_problem_body()).replace('"size_train_dataset": 1',
+    raw = json.dumps(problem_body()).replace('"size_train_dataset": 1',
                                               f'"size_train_dataset": {size}')
     body = _refused_and_nothing_stored(client, db, lambda: post_raw(client, "/problem", raw))
     assert {error["field"] for error in body["errors"]} == {"size_train_dataset"}
 
 
 def test_the_largest_int64_is_stored_and_plans_one_batch(client):
-    response = client.post("/problem", _problem_body(size=2**63 - 1))
+    response = client.post("/problem", problem_body(size=2**63 - 1))
     assert response.status_code == 201, response.get_data(as_text=True)
     problem = response.get_json()["new_problem"]
     assert problem["size_train_dataset"] == 2**63 - 1
     client.data(problem["uuid"], count=3)
     assert client.algo(problem["uuid"])["new_learnuplets"] == 1
     assert len(client.learnuplets(problem=problem["uuid"])[0]["train_data"]) == 3
-    _ordinary_write_works(client)
+    ordinary_write_and_ready(client)
 
 
 # --- lists and documents ----------------------------------------------------------------------
@@ -200,7 +192,7 @@ def test_the_largest_int64_is_stored_and_plans_one_batch(client):
 def test_a_list_over_max_list_uuids_is_refused(client, db):
     listed = [new_uuid() for _ in range(MAX_LIST_UUIDS + 1)]  # about 3.9 MB: under 4 MiB
     body = _refused_and_nothing_stored(client, db, lambda: client.post(
-        "/problem", _problem_body(test_dataset=listed)))
+        "/problem", problem_body(test_dataset=listed)))
     assert {error["field"] for error in body["errors"]} == {"test_dataset"}
     problem = client.problem()["uuid"]
     body = _refused_and_nothing_stored(client, db, lambda: client.post(
@@ -289,5 +281,5 @@ def test_long_lists_are_written_and_the_ledger_stays_applied(client):
     assert len(shared["problems"]) == 70
 
     time.sleep(READY_AFTER_SECONDS)  # an event left unapplied would show by now
-    _ordinary_write_works(client)
+    ordinary_write_and_ready(client)
     assert client.get(f"/learnuplet/{tasks[0]['uuid']}").get_json()["status"] == "done"

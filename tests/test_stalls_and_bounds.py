@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import ApiClient, database_uri, new_uuid
-from helpers import chain, problem_details
+from helpers import chain, ordinary_write_and_ready, problem_body, problem_details
 from realserver import wait_until
 
 from app import create_app, stop_background
@@ -33,15 +33,8 @@ MARGIN = 1.5  # what a 503 may take beyond DB_TIMEOUT_SECONDS
 RECOVERY_SECONDS = 5.0  # serving again after the database runs again
 HANGING = 30.0  # a request still unanswered after this is reported as hanging
 WEDGE_TEST_DATA, WEDGE_UPLOAD = 10_000, 50
-ORDINARY_WRITE_SECONDS = 2.0
 LOW_UUIDS, LOW_DOCUMENTS = 500, 20  # MAX_EVENT_UUIDS, MAX_EVENT_DOCUMENTS of the bound tests
 LEASE = 2  # LEASE_SECONDS of the lease tests
-
-
-def _new_problem(test_dataset: list[str] | None = None, size: int = 1) -> dict[str, Any]:
-    return {"uuid": new_uuid(), "workflow": new_uuid(),
-            "test_dataset": test_dataset if test_dataset is not None else [new_uuid()],
-            "size_train_dataset": size}
 
 
 # --- a stalled database ---------------------------------------------------------------------
@@ -77,7 +70,7 @@ def test_a_stalled_database_gets_bounded_503s_and_the_server_recovers(ferretdb, 
         client = ApiClient(app.test_client())
         problem = client.problem()
         assert app.test_client().get("/ready").status_code == 200
-        sent = _new_problem()
+        sent = problem_body()
         requests = {
             "GET /problem/<uuid>": lambda: client.get(f"/problem/{problem['uuid']}"),
             "POST /problem": lambda: client.post("/problem", sent),
@@ -115,15 +108,6 @@ def test_a_stalled_database_gets_bounded_503s_and_the_server_recovers(ferretdb, 
 
 # --- bounded events -------------------------------------------------------------------------
 
-def _ordinary_write_and_ready(client: ApiClient) -> None:
-    started = time.monotonic()
-    response = client.post("/problem", _new_problem())
-    seconds = time.monotonic() - started
-    assert response.status_code == 201, response.get_data(as_text=True)
-    assert seconds <= ORDINARY_WRITE_SECONDS, f"an ordinary POST /problem took {seconds:.2f} s"
-    ready = client.flask.get("/ready")
-    assert ready.status_code == 200, ready.get_data(as_text=True)
-
 
 def test_the_wedge_repro_leaves_the_server_writing(client):
     """Issue 9's repro: 50 learnuplets, each a copy of a 10,000-uuid test dataset, in one event."""
@@ -139,7 +123,7 @@ def test_the_wedge_repro_leaves_the_server_writing(client):
     else:
         assert response.status_code == 201, response.get_data(as_text=True)
         assert response.get_json()["new_learnuplets"] == WEDGE_UPLOAD
-    _ordinary_write_and_ready(client)
+    ordinary_write_and_ready(client)
 
 
 def _nothing_stored(client: ApiClient, problem: str, data: list[str]) -> None:
@@ -164,7 +148,7 @@ def test_an_upload_over_max_event_uuids_is_refused_and_stores_nothing(make_app):
 
     _nothing_stored(client, problem, uploaded)
     client.data(problem, count=2)  # far inside the bound: accepted
-    _ordinary_write_and_ready(client)
+    ordinary_write_and_ready(client)
 
 
 def test_an_algo_over_max_event_uuids_is_refused_and_stores_nothing(make_app):
@@ -179,7 +163,7 @@ def test_an_algo_over_max_event_uuids_is_refused_and_stores_nothing(make_app):
     problem_details(client.get(f"/algo/{algo}"), 404)
     assert client.get("/algo", query_string={"problem": problem}).get_json()["algos"] == []
     assert client.learnuplets(problem=problem) == []
-    _ordinary_write_and_ready(client)
+    ordinary_write_and_ready(client)
 
 
 def test_an_upload_over_max_event_documents_is_refused_and_stores_nothing(make_app):
@@ -191,7 +175,7 @@ def test_an_upload_over_max_event_documents_is_refused_and_stores_nothing(make_a
 
     _nothing_stored(client, problem, uploaded)
     client.data(problem, count=LOW_DOCUMENTS // 2)
-    _ordinary_write_and_ready(client)
+    ordinary_write_and_ready(client)
 
 
 # --- leases run from the commit -------------------------------------------------------------
