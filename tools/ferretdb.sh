@@ -24,6 +24,8 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SRC_DIR="$SCRIPT_DIR/ferretdb"
+# shellcheck source=tools/common.sh
+source "$SCRIPT_DIR/common.sh"
 CACHE_DIR="${FERRETDB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/orchestrator-ferretdb}"
 STATE_FILE="${FERRETDB_STATE:-${TMPDIR:-/tmp}/orchestrator-ferretdb.state}"
 START_TIMEOUT="${FERRETDB_START_TIMEOUT:-30}"
@@ -89,11 +91,6 @@ do_build() {
 
 # --- state --------------------------------------------------------------------
 
-state_get() { # KEY -> value from the state file (empty if missing)
-    [[ -f "$STATE_FILE" ]] || return 0
-    sed -n "s/^$1=//p" "$STATE_FILE" | head -n1
-}
-
 pid_is_ours() { # PID -> true if it is alive and is our ferretdb binary
     local pid="$1"
     [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
@@ -101,16 +98,6 @@ pid_is_ours() { # PID -> true if it is alive and is our ferretdb binary
         tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'ferretdb' || return 1
     fi
     return 0
-}
-
-free_port() {
-    python3 - <<'PY'
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-PY
 }
 
 # Wait until the port accepts connections and a pymongo ping succeeds.

@@ -20,6 +20,8 @@
 # Only the URL goes to stdout; everything else goes to stderr.
 set -euo pipefail
 
+# shellcheck source=tools/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 STATE_FILE="${POSTGRES_STATE:-${TMPDIR:-/tmp}/orchestrator-postgres.state}"
 START_TIMEOUT="${POSTGRES_START_TIMEOUT:-60}"
 ROLE=orchestrator
@@ -27,11 +29,6 @@ DATABASE=ferretdb
 
 log() { printf 'postgres.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-
-state_get() { # KEY -> value from the state file (empty if missing)
-    [[ -f "$STATE_FILE" ]] || return 0
-    sed -n "s/^$1=//p" "$STATE_FILE" | head -n1
-}
 
 bindir() { # the newest installed PostgreSQL's bin directory (empty if none)
     local dir
@@ -63,10 +60,6 @@ as_server_user() {
     else
         "$@"
     fi
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 do_start() {
