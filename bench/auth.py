@@ -13,37 +13,27 @@ The embedded store (one gunicorn worker, 4 threads) keeps the database out of th
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+from .load import basic, run_threads
+from .servers import RESULTS, ROOT, free_port
+
 ADMIN = ("bench-admin", "bench-admin-pass")
 ACCOUNT = ("bench-analyst", "bench analyst pass")
 TARGET_RATIO = 0.9
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def authorization(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def hash_password(password: str) -> str:
@@ -101,7 +91,7 @@ def request(port: int, method: str, path: str, headers: dict[str, str] | None = 
 
 
 def seed(port: int, problems: int) -> None:
-    admin = {"Authorization": authorization(*ADMIN)}
+    admin = {"Authorization": basic(*ADMIN)}
     for _ in range(problems):
         status, _ = request(port, "POST", "/problem", admin, {
             "uuid": str(uuid.uuid4()), "workflow": str(uuid.uuid4()), "test_dataset": [],
@@ -111,33 +101,8 @@ def seed(port: int, problems: int) -> None:
 
 def drive(port: int, credentials: tuple[str, str], seconds: float, clients: int) -> dict[str, Any]:
     """`clients` keep-alive connections sending GET /problem?limit=10 for `seconds`."""
-    headers = {"Authorization": authorization(*credentials)}
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    deadline = time.monotonic() + seconds
-
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        while time.monotonic() < deadline:
-            started = time.perf_counter()
-            connection.request("GET", "/problem?limit=10", headers=headers)
-            response = connection.getresponse()
-            response.read()
-            latencies[index].append(time.perf_counter() - started)
-            if response.status != 200:
-                errors[index] += 1
-        connection.close()
-
-    threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    every = sorted(latency for own in latencies for latency in own)
-    return {"requests": len(every), "errors": sum(errors), "rps": len(every) / elapsed,
-            "p50_ms": every[len(every) // 2] * 1000, "p99_ms": every[int(len(every) * 0.99)] * 1000}
+    return run_threads(f"http://127.0.0.1:{port}", ["/problem?limit=10"], basic(*credentials),
+                       seconds, clients)
 
 
 def check_cost() -> dict[str, float]:
