@@ -49,10 +49,10 @@ def ready() -> Response | dict[str, str]:
         ledgers.store.ping()
         current_app.extensions["orchestrator.prepare"]()
         head = registry.head()
-        behind = registry.store.events_after(registry.events, head, 1)
+        behind = registry.next_event(head)
     except DatabaseError:
         return database_unavailable("not ready: the database is unreachable")
-    waited = registry.clock.now() - behind[0]["at"] if behind else 0.0
+    waited = registry.clock.now() - behind["at"] if behind else 0.0
     if waited > READY_GRACE_SECONDS:
         return _not_ready(f"registry event {head + 1} and maybe later ones committed but "
                           f"unapplied for {waited:.0f} s (registry head {head})")

@@ -49,7 +49,7 @@ class Sweeper:
         """
         registry = self.ledgers.registry
         head = registry.head()
-        if registry.store.event(registry.events, head + 1) is None:
+        if registry.next_event(head) is None:
             self.registry_stuck_at = None
         elif self.registry_stuck_at == head:
             registry.roll_forward()

@@ -125,6 +125,10 @@ class Ledger:
                 number = (newer[-1]["_id"] if newer else number) + 1
         return None
 
+    def next_event(self, version: int) -> dict[str, Any] | None:
+        """The event committed after `version`, if any (a lookup by key)."""
+        return self.store.event(self.events, version + 1)
+
     def settle(self, version: int) -> bool:
         """Wait until the events committed after `version` are applied; False if there are none.
 
@@ -132,7 +136,7 @@ class Ledger:
         them again from every losing process (SQLite-backed servers take one writer at a time).
         A writer that does not finish within SETTLE_SECONDS is presumed dead: roll forward.
         """
-        if self.store.event(self.events, version + 1) is None:
+        if self.next_event(version) is None:
             return False
         self._wait_for_head(version + 1)
         return True
@@ -149,7 +153,7 @@ class Ledger:
     def roll_forward(self) -> int:
         """Apply every committed event the head has not reached; returns how many."""
         applied, version = 0, self.head()
-        while (event := self.store.event(self.events, version + 1)) is not None:
+        while (event := self.next_event(version)) is not None:
             self.apply(event, behind=False)  # in order, from the head
             version, applied = version + 1, applied + 1
         if applied:
