@@ -35,10 +35,11 @@ from app.decisions.registration import problem_stream
 from app.delivery.outbox import schedule_deliveries
 from app.domain.planning import learnuplet_uuid
 from app.domain.states import DONE
-from app.ledger import Reading, StreamLedger, seq_of
+from app.ledger import Reading, StreamLedger, running, seq_of
 from app.ledger.events import LEARNUPLET, REGISTRY_KINDS, STREAM_KINDS
 from app.ledger.streams import CHECKPOINT, EVENTS
 from app.storage import HIDDEN_FIELDS, Writes
+from app.storage.base import copied_from, filled_in
 
 BY = "bench"  # the user the events name: the benchmark's basic-auth user (run.py)
 STAMP = {"deliver": False}  # what every event of a server without COMPUTE_URL carries
@@ -158,10 +159,11 @@ class Memory:
                     if name == "data":
                         for problem in document["problems"]:
                             self.data_of[problem].append((document["seq"], document["uuid"]))
+        copied = {key: self.collections[key[0]].get(key[1]) or {} for key in copied_from(writes)}
         for name, uuid, fields in writes.updates:
             document = self.collections[name].get(uuid)
             if document is not None and document.get("version", 0) < version:
-                document.update(fields, version=version)
+                document.update(filled_in(fields, copied), version=version)
 
 
 class History:
@@ -233,7 +235,7 @@ class History:
         assert chain is not None and chain["active"] == task["rank"], "reports the running task"
         self.on_stream(chain_stream(task["algo"]), {
             "kind": "task_reported", "by": BY, "collection": LEARNUPLET, "uuid": task["uuid"],
-            "algo": task["algo"], "outcome": outcome, "chain": chain,
+            "algo": task["algo"], "outcome": outcome, "chain": running.summary(chain),
             "task": {"rank": task["rank"], "model_end": task["model_end"]}})
 
     # -- to the database ----------------------------------------------------------------------------

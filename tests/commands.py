@@ -42,6 +42,13 @@ class Command:
         """A query that only filters and sorts on `_id` (an index lookup on any server)."""
         return self.fields is not None and set(self.fields) <= {"_id"}
 
+    @property
+    def point_lookup(self) -> bool:
+        """By `_id`, or the chain document of a running learnuplet by its uuid (`running`: at
+        most one match, an index on MongoDB, the small chain collection on a scanning server;
+        it replaces the two lookups by `_id` of the learnuplet and its chain)."""
+        return self.by_id or (self.collection == "chain" and self.fields == ("running",))
+
 
 def _fields(event: monitoring.CommandStartedEvent) -> tuple[str, ...] | None:
     command = event.command

@@ -47,7 +47,8 @@ DOMAIN: list[Shape] = [
     *[_shape(c, {"_id"}, (), "MongoStore.get / get_many / write") for c in INDEXES],
     _shape("chain", {"problem"}, (), "MongoStore.chains_of"),
     _shape("data", {"problems"}, SEQ_SORT, "MongoStore.data_before"),
-    _shape("learnuplet", {"status"}, (("lease_expires", 1),), "MongoStore.stale_leases"),
+    _shape("chain", {"running"}, (), "MongoStore.chain_running"),
+    _shape("chain", {"running_status"}, (("running_lease_expires", 1),), "MongoStore.stale_running"),
     _shape("preduplet", {"status"}, (("lease_expires", 1),), "MongoStore.stale_leases"),
     _shape("outbox", {"state"}, (("next_attempt", 1),), "MongoStore.due_deliveries"),
     # document_list with no filter: everything in ledger order

@@ -110,10 +110,11 @@ def test_new_data_extends_every_chain_with_a_constant_number_of_calls(
     assert counts(db)["events"] == before["events"] + 1
     assert written(spy, "learnuplet") == [4 * algos]
     assert {doc["uuid"]: doc["length"] for doc in db.dump("chain")} == dict.fromkeys(uuids, 4)
-    # whatever the number of chains: they are read, committed and written together
+    # whatever the number of chains: they are read (their documents alone: each keeps its
+    # running learnuplet's state), committed and written together
     calls = sorted(method for method, _ in spy.calls)
     assert calls == sorted(["head", "get_many", "get_many", "chains_of", "insert_event",
-                            "write", "get_many", "get_many", "get", "insert_events",
+                            "write", "get_many", "get", "insert_events",
                             "write_many", "move_head"]), calls
 
 
@@ -483,8 +484,9 @@ def test_claims_of_different_chains_never_contend(client, db, streams, monkeypat
     monkeypatch.setattr(streams, "store", spy)
     for task in tasks:
         assert claim(client, task["uuid"]).status_code == 200
-    # each: the task, its chain, the insert, the write; nothing global is read or written
-    assert [method for method, _ in spy.calls] == ["get", "get", "insert_event", "write"] * 2
+    # each: its chain document (which keeps the running task's state), the insert, the write;
+    # nothing global is read or written
+    assert [method for method, _ in spy.calls] == ["chain_running", "insert_event", "write"] * 2
 
 
 def test_a_claim_that_loses_the_race_to_a_claim_of_the_same_task_gets_409_at_once(client, db, streams,
@@ -538,7 +540,7 @@ def test_events_name_the_keys_they_read_and_write(client, db):
     assert reported.status_code == 200
     claimed, done = events_for(db, first["uuid"])
     assert claimed["reads"] == [f"task:{first['uuid']}", f"chain:{algo_uuid}"]
-    assert claimed["writes"] == [f"task:{first['uuid']}"]
+    assert claimed["writes"] == [f"task:{first['uuid']}", f"chain:{algo_uuid}"]
     assert set(done["reads"]) == {f"task:{first['uuid']}", f"chain:{algo_uuid}"}
     assert set(done["writes"]) == {f"task:{first['uuid']}", f"chain:{algo_uuid}",
                                    f"task:{second['uuid']}"}

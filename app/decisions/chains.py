@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..domain.planning import learnuplet_uuid
-from ..ledger import Reading, StreamLedger
+from ..ledger import Reading, StreamLedger, running
 from ..ledger.streams import Decide
 from ..storage import Writes
 
@@ -37,14 +36,10 @@ def follow_registry(streams: StreamLedger, event: Mapping[str, Any]) -> Writes:
     return Writes(inserts={"learnuplet": learnuplets})
 
 
-def _chains_with_their_running_learnuplet(streams: StreamLedger, algos: list[str]
-                                          ) -> dict[str, Any]:
-    """Two reads for any number of chains: the chain documents and their active learnuplets."""
-    chains = {chain["uuid"]: chain for chain in streams.store.get_many("chain", algos)}
-    active = [learnuplet_uuid(chain["uuid"], chain["active"]) for chain in chains.values()
-              if chain["active"] is not None]
-    running = {task["algo"]: task for task in streams.store.get_many("learnuplet", active)}
-    return {"chains": chains, "running": running}
+def _chains(streams: StreamLedger, algos: list[str]) -> dict[str, Any]:
+    """One read for any number of chains: their documents (each keeps its running
+    learnuplet's state, ledger/running.py)."""
+    return {chain["uuid"]: chain for chain in streams.store.get_many("chain", algos)}
 
 
 def _decision(streams: StreamLedger, event: Mapping[str, Any], algo: str, algos: list[str],
@@ -56,24 +51,14 @@ def _decision(streams: StreamLedger, event: Mapping[str, Any], algo: str, algos:
         if first:
             first.clear()
             if not found:
-                found.update(_chains_with_their_running_learnuplet(streams, algos))
-            chain, running = found["chains"].get(algo), found["running"].get(algo)
+                found.update(_chains(streams, algos))
+            chain = found.get(algo)
         else:
             chain = streams.store.get("chain", algo)
-            running = _running(streams, chain)
-        stream = chain_stream(algo)
-        reading.observe(stream, "chain", algo, chain)
-        if running is not None:
-            reading.observe(stream, "learnuplet", running["uuid"], running)
+        reading.observe(chain_stream(algo), "chain", algo, chain)
         return _chain_event(event, algo, chain)
 
     return decide
-
-
-def _running(streams: StreamLedger, chain: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if chain is None or chain["active"] is None:
-        return None
-    return streams.store.get("learnuplet", learnuplet_uuid(chain["uuid"], chain["active"]))
 
 
 def _chain_event(event: Mapping[str, Any], algo: str,
@@ -86,4 +71,5 @@ def _chain_event(event: Mapping[str, Any], algo: str,
                 "problem": event["algo"]["problem"]}
     if chain is None:
         raise RuntimeError(f"data event {number} names algo {algo}, whose chain is not planned")
-    return {"kind": "chain_extended", "by": event["by"], "registry": number, "chain": chain}
+    return {"kind": "chain_extended", "by": event["by"], "registry": number,
+            "chain": running.summary(chain)}

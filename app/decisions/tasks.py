@@ -19,7 +19,7 @@ from ..domain.states import (
     check_report,
     check_reporter,
 )
-from ..ledger import Ledgers, Reading
+from ..ledger import Ledgers, Reading, running
 from .chains import chain_stream
 
 LEARNUPLET, PREDUPLET = "learnuplet", "preduplet"
@@ -29,8 +29,17 @@ STALE_BATCH = 1000  # lapsed leases expired per sweep and collection
 
 def read_task(ledgers: Ledgers, reading: Reading, collection: str, uuid: str
               ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The task and, for a learnuplet, its chain document; 404 if the task does not exist."""
+    """The task and, for a learnuplet, its chain document; 404 if the task does not exist.
+
+    A running learnuplet is read from its chain document alone (ledger/running.py): one
+    lookup in a small collection. Any other is read with its chain document, by uuid."""
     store = ledgers.store
+    if collection == LEARNUPLET:
+        chain = store.chain_running(uuid)
+        task = running.task_of(chain) if chain is not None else None
+        if task is not None:
+            reading.observe(chain_stream(task["algo"]), "chain", task["algo"], chain)
+            return task, chain
     task = store.get(collection, uuid)
     if task is None:
         raise NotFound(f"no {collection} {uuid}")
@@ -127,7 +136,8 @@ def _chain_facts(task: dict[str, Any], chain: dict[str, Any] | None) -> dict[str
     """What a finishing learnuplet's event records to move its chain on (see ledger/events.py)."""
     if chain is None or chain["active"] != task["rank"]:
         return {"chain": None}  # a preduplet, or not the chain's running learnuplet
-    return {"chain": chain, "task": {name: task[name] for name in ("rank", "model_end")}}
+    return {"chain": running.summary(chain),
+            "task": {name: task[name] for name in ("rank", "model_end")}}
 
 
 def _check_perf_keys(task: dict[str, Any], outcome: dict[str, Any]) -> None:
@@ -143,11 +153,11 @@ def expire_leases(ledgers: Ledgers, max_attempts: int) -> int:
 
     Every server process runs this; the streams let exactly one of them expire each lease.
     """
-    expired = 0
-    for collection in TASK_COLLECTIONS:
-        for uuid in ledgers.store.stale_leases(collection, ledgers.now(), STALE_BATCH):
-            expired += _expire_lease(ledgers, collection, uuid, max_attempts)
-    return expired
+    store, now = ledgers.store, ledgers.now()
+    stale = {LEARNUPLET: store.stale_running(now, STALE_BATCH),  # on their chain documents
+             PREDUPLET: store.stale_leases(PREDUPLET, now, STALE_BATCH)}
+    return sum(_expire_lease(ledgers, collection, uuid, max_attempts)
+               for collection, uuids in stale.items() for uuid in uuids)
 
 
 def _expire_lease(ledgers: Ledgers, collection: str, uuid: str, max_attempts: int) -> int:

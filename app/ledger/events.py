@@ -12,7 +12,7 @@ from typing import Any
 from ..domain.planning import advance_chain, extend_chain, learnuplet_uuid, new_chain
 from ..domain.states import PENDING, TODO
 from ..storage import Store, Writes
-from . import keys
+from . import keys, running
 from .commit import seq_of
 from .kinds import Event, EventKind, registry
 
@@ -86,12 +86,20 @@ def _registered_data(store: Store, event: Event) -> list[str]:
     return store.event("events", registry)["data"]
 
 
+def _started(learnuplets: list[dict[str, Any]], fields: dict[str, Any]) -> dict[str, Any]:
+    """The running-learnuplet fields of a chain whose plan starts a learnuplet (running.py)."""
+    if fields.get("active") is None:
+        return {}
+    return running.started(next(task for task in learnuplets if task["rank"] == fields["active"]))
+
+
 def _chain_planned(store: Store, event: Event) -> Writes:
-    chain = new_chain(event["algo"], event["problem"])
+    chain = {**new_chain(event["algo"], event["problem"]), **running.stopped()}
     learnuplets, fields = extend_chain(chain, store.get("problem", event["problem"]),
                                        _registered_data(store, event), event["at"])
-    return Writes(inserts={"chain": [{**chain, **fields, "registry": event["registry"]}],
-                           LEARNUPLET: learnuplets})
+    # the learnuplets first, the chain document last (running.py)
+    return Writes(inserts={LEARNUPLET: learnuplets, "chain": [
+        {**chain, **fields, **_started(learnuplets, fields), "registry": event["registry"]}]})
 
 
 CHAIN_PLANNED = EventKind(
@@ -105,8 +113,9 @@ def _chain_extended(store: Store, event: Event) -> Writes:
     chain = event["chain"]  # as the decision found it
     learnuplets, fields = extend_chain(chain, store.get("problem", chain["problem"]),
                                        _registered_data(store, event), event["at"])
-    return Writes(inserts={LEARNUPLET: learnuplets},
-                  updates=[("chain", chain["uuid"], {**fields, "registry": event["registry"]})])
+    return Writes(inserts={LEARNUPLET: learnuplets}, updates=[
+        ("chain", chain["uuid"], {**fields, **_started(learnuplets, fields),
+                                  "registry": event["registry"]})])
 
 
 def _active(chain: Event) -> list[str]:
@@ -125,24 +134,36 @@ CHAIN_EXTENDED = EventKind(
 
 # --- tasks -------------------------------------------------------------------------------------
 
+def _task(event: Event, fields: dict[str, Any], state: dict[str, Any]) -> Writes:
+    """The task's new fields; a learnuplet's chain document keeps its `state` (running.py),
+    written last."""
+    updates = [(event["collection"], event["uuid"], fields)]
+    if event["collection"] == LEARNUPLET:
+        updates.append(("chain", event["algo"], running.fields(**state)))
+    return Writes(updates=updates)
+
+
 def _task_claimed(store: Store, event: Event) -> Writes:
-    return Writes(updates=[(event["collection"], event["uuid"], {
-        "status": PENDING, "worker": event["worker"], "timestamp_claimed": event["at"],
-        "lease_expires": int(event["at"] + event["lease_seconds"])})])
+    lease = int(event["at"] + event["lease_seconds"])
+    return _task(event, {"status": PENDING, "worker": event["worker"],
+                         "timestamp_claimed": event["at"], "lease_expires": lease},
+                 {"status": PENDING, "worker": event["worker"], "lease_expires": lease})
 
 
 def _lease_extended(store: Store, event: Event) -> Writes:
-    return Writes(updates=[(event["collection"], event["uuid"],
-                            {"lease_expires": int(event["at"] + event["lease_seconds"])})])
+    lease = int(event["at"] + event["lease_seconds"])
+    return _task(event, {"lease_expires": lease}, {"lease_expires": lease})
 
 
-def _one_task(e: Event) -> list[str]:
-    return [keys.task(e["uuid"])]
+def _task_writes(e: Event) -> list[str]:
+    """A task event writes the task, and a learnuplet's its chain document."""
+    chain = [keys.chain(e["algo"])] if e["collection"] == LEARNUPLET else []
+    return [keys.task(e["uuid"]), *chain]
 
 
-TASK_CLAIMED = EventKind("task_claimed", reads=lambda e: _task_reads(e), writes=_one_task,
+TASK_CLAIMED = EventKind("task_claimed", reads=lambda e: _task_reads(e), writes=_task_writes,
                          expand=_task_claimed)
-LEASE_EXTENDED = EventKind("lease_extended", reads=lambda e: _task_reads(e), writes=_one_task,
+LEASE_EXTENDED = EventKind("lease_extended", reads=lambda e: _task_reads(e), writes=_task_writes,
                            expand=_lease_extended)
 
 
@@ -166,37 +187,41 @@ def _task_reads(e: Event) -> list[str]:
 
 def _finishing_writes(e: Event) -> list[str]:
     if not _moves_chain(e):
-        return [keys.task(e["uuid"])]
+        return _task_writes(e)
     promoted = _promoted(e)
     return [keys.task(e["uuid"]), keys.chain(e["chain"]["uuid"]),
             *([keys.task(promoted)] if promoted else [])]
 
 
-def _finishing(event: Event, fields: dict[str, Any], done: dict[str, Any] | None) -> Writes:
-    """A task finishes (`fields`); a learnuplet's chain moves on (`done`: it, if it is done).
+def _finishing(event: Event, fields: dict[str, Any], done: dict[str, Any] | None,
+               state: dict[str, Any]) -> Writes:
+    """A task finishes or runs again (`fields`, and `state` for its chain document); a
+    learnuplet that finishes moves its chain on (`done`: it, if it is done).
 
-    The learnuplets and the chain document cannot be written at once, so each side records
-    the other: the chain document names the learnuplets this event wrote (`wrote`), and they
-    name the chain version it gives (`chain_version`). A decision that read one side before
-    the event and the other after sees it (streams.Reading.complete) and waits. The chain
-    document is written first; the learnuplets last (the seal)."""
-    task = (event["collection"], event["uuid"], fields)
+    The learnuplets are written first, the chain document last: a decision that reads the
+    chain document sees the event once it is applied whole. The chain document also names the
+    learnuplets the event wrote (`wrote`): a decision that read one of them older than that
+    sees the event half applied (streams.Reading.complete), should a late write have undone it.
+    """
     if not _moves_chain(event):
-        return Writes(updates=[task])
+        return _task(event, fields, state)
     promoted, chain_fields = advance_chain(event["chain"], done)
-    number = event["n"]
-    moved = [(LEARNUPLET, event["uuid"], {**fields, "chain_version": number})]
+    moved = [(LEARNUPLET, event["uuid"], fields)]
     if promoted:
-        moved.append((LEARNUPLET, promoted["uuid"], {**promoted["fields"], "chain_version": number}))
-    chain_fields["wrote"] = {uuid: number for _, uuid, _ in moved}
-    return Writes(updates=[("chain", event["chain"]["uuid"], chain_fields), *moved])
+        moved.append((LEARNUPLET, promoted["uuid"], promoted["fields"]))
+        chain_fields.update(running.promoted(promoted["uuid"]))
+    else:
+        chain_fields.update(running.stopped())
+    chain_fields["wrote"] = {uuid: event["n"] for _, uuid, _ in moved}
+    return Writes(updates=[*moved, ("chain", event["chain"]["uuid"], chain_fields)])
 
 
 def _task_reported(store: Store, event: Event) -> Writes:
     finished = {**event["outcome"], "timestamp_done": event["at"], "lease_expires": None}
     done = ({**event["task"], **finished}
             if _moves_chain(event) and event["outcome"]["status"] == "done" else None)
-    return _finishing(event, finished, done)
+    return _finishing(event, finished, done, {"status": event["outcome"]["status"],
+                                              "lease_expires": None})
 
 
 TASK_REPORTED = EventKind("task_reported", reads=lambda e: _task_reads(e), writes=_finishing_writes,
@@ -210,7 +235,9 @@ def _lease_expired(store: Store, event: Event) -> Writes:
         fields = {"status": event["status"], "timestamp_done": event["at"]}
     fields.update(attempts=event["attempts"], lease_expires=None,
                   lapsed_workers=event["lapsed_workers"])
-    return _finishing(event, fields, None)
+    return _finishing(event, fields, None, {
+        "status": fields["status"], "worker": fields.get("worker"), "lease_expires": None,
+        "attempts": event["attempts"], "lapsed_workers": event["lapsed_workers"]})
 
 
 LEASE_EXPIRED = EventKind("lease_expired", reads=lambda e: _task_reads(e), writes=_finishing_writes,

@@ -70,20 +70,19 @@ class Reading:
 
     @property
     def complete(self) -> bool:
-        """False when an event that moves a chain was read half applied: the chain document
-        read before it and a learnuplet after (the learnuplet names a newer chain version), or
-        the other way round (the chain document names a newer version of the learnuplet)."""
+        """False when an event of a chain's stream was read half applied: a learnuplet read
+        newer than the chain document (written last, running.py), or older than the version
+        the chain document says the event gave it (`wrote`: a late write undid it)."""
         if self.chain is None:
             return True
-        wrote = self.chain.get("wrote") or {}
-        return all(task.get("chain_version", 0) <= self.chain.get("version", 0)
-                   and task.get("version", 0) >= wrote.get(task["uuid"], 0)
+        version, wrote = self.chain.get("version", 0), self.chain.get("wrote") or {}
+        return all(wrote.get(task["uuid"], 0) <= task.get("version", 0) <= version
                    for task in self.tasks)
 
     def suspect(self) -> int:
         """The number of the event read half applied."""
         return max([self.chain.get("version", 0) if self.chain else 0,
-                    *(task.get("chain_version", 0) for task in self.tasks)])
+                    *(task.get("version", 0) for task in self.tasks)])
 
 
 Decide = Callable[[Reading], dict[str, Any] | None]

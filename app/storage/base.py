@@ -21,10 +21,41 @@ class Duplicate(Exception):
 
 @dataclass
 class Writes:
-    """What applying one event writes: new documents, and field updates by uuid."""
+    """What applying one event writes: new documents, and field updates by uuid.
+
+    An update's value may be a `FieldOf` another document an earlier update of the same
+    write changes: the store fills it in from that document as it writes it."""
 
     inserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     updates: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FieldOf:
+    """The value of `field` of the document (`collection`, `uuid`), which an earlier update of
+    the same write changes. For fields that never change: an event copies them without reading
+    them first, and on a server (MongoStore) the earlier update returns them in its round trip."""
+
+    collection: str
+    uuid: str
+    field: str
+
+
+def copied_from(writes: Writes) -> dict[tuple[str, str], set[str]]:
+    """The documents whose fields later updates copy (FieldOf), with those fields."""
+    sources: dict[tuple[str, str], set[str]] = {}
+    for _, _, fields in writes.updates:
+        for value in fields.values():
+            if isinstance(value, FieldOf):
+                sources.setdefault((value.collection, value.uuid), set()).add(value.field)
+    return sources
+
+
+def filled_in(fields: dict[str, Any], copied: Mapping[tuple[str, str], Mapping[str, Any]]
+              ) -> dict[str, Any]:
+    """`fields` with each FieldOf replaced by the value copied (None if its document is absent)."""
+    return {name: copied.get((value.collection, value.uuid), {}).get(value.field)
+            if isinstance(value, FieldOf) else value for name, value in fields.items()}
 
 
 class Store(ABC):
@@ -64,7 +95,16 @@ class Store(ABC):
 
     @abstractmethod
     def stale_leases(self, collection: str, now: float, limit: int) -> list[str]:
-        """Uuids of pending tasks whose lease expired before `now`."""
+        """Uuids of pending tasks whose lease expired before `now` (preduplets)."""
+
+    @abstractmethod
+    def stale_running(self, now: float, limit: int) -> list[str]:
+        """Uuids of the running learnuplets whose lease, as their chain documents keep it
+        (`running`, `running_status`, `running_lease_expires`), expired before `now`."""
+
+    @abstractmethod
+    def chain_running(self, learnuplet: str) -> dict[str, Any] | None:
+        """The chain document whose running learnuplet is this one, without hidden fields."""
 
     @abstractmethod
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from .base import Duplicate, Store, Writes
+from .base import Duplicate, Store, Writes, copied_from, filled_in
 from .journal import CHUNK, Journal, encode
 from .memory import EMPTY, Collection, check_filters, copy, matches, numbers, shown
 
@@ -136,6 +136,24 @@ class EmbeddedStore(Store):
                         break
         return found
 
+    def stale_running(self, now: float, limit: int) -> list[str]:
+        found: list[str] = []
+        with self._locked():
+            for chain in self._collections.get("chain", EMPTY).documents.values():
+                if matches(chain, "running_status", "pending") and \
+                        any(expiry < now for expiry in numbers(chain.get("running_lease_expires"))):
+                    found.append(chain["running"])
+                    if len(found) == limit:
+                        break
+        return found
+
+    def chain_running(self, learnuplet: str) -> dict[str, Any] | None:
+        # By keys: a learnuplet names its algo, whose chain has its uuid (writes are atomic here)
+        with self._locked():
+            task = self._collections.get("learnuplet", EMPTY).documents.get(learnuplet)
+            chain = task and self._collections.get("chain", EMPTY).documents.get(task.get("algo"))
+            return shown(chain) if chain and chain.get("running") == learnuplet else None
+
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         with self._locked():
             due = [entry for entry in self._collections.get("outbox", EMPTY).documents.values()
@@ -236,6 +254,8 @@ class EmbeddedStore(Store):
                     inserted.setdefault((name, document["_id"]), document)  # first one wins
         updates: list[list[Any]] = []
         updated: set[tuple[str, Any]] = set()
+        copied = {key: inserted.get(key) or self._collections.get(key[0], EMPTY).documents.get(key[1])
+                  or {} for key in copied_from(writes)}  # fields that never change
         for name, uuid, fields in writes.updates:
             document = inserted.get((name, uuid)) or self._collections.get(name, EMPTY).documents.get(uuid)
             if document is None or (name, uuid) in updated or \
@@ -243,7 +263,7 @@ class EmbeddedStore(Store):
                 continue
             check_filters(fields)  # top-level field names only, as filters
             updated.add((name, uuid))
-            updates.append([name, uuid, {**fields, version_field: version}])
+            updates.append([name, uuid, {**filled_in(fields, copied), version_field: version}])
         changes: dict[str, Any] = {"i": {}, "u": updates} if updates else {"i": {}}
         for (name, _), document in inserted.items():
             changes["i"].setdefault(name, []).append(document)

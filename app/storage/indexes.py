@@ -30,13 +30,14 @@ INDEXES: dict[str, list[Index]] = {
     "data": [[("seq", ASC)], *_filters("problems", "timestamp_upload")],
     "learnuplet": [[("seq", ASC)], *_filters(
         "problem", "workflow", "algo", "status", "worker", "rank", "model_start", "model_end",
-        "train_data", "test_data", "timestamp_creation", "timestamp_done", "perf"),
-        [("status", ASC), ("lease_expires", ASC)]],  # stale_leases
+        "train_data", "test_data", "timestamp_creation", "timestamp_done", "perf")],
     "preduplet": [[("seq", ASC)], *_filters(
         "problem", "workflow", "data", "model", "status", "worker", "prediction_storage_uuid",
         "timestamp_request", "timestamp_done"),
         [("status", ASC), ("lease_expires", ASC)]],
-    "chain": [[("problem", ASC)]],  # chains_of
+    # chains_of; chain_running; stale_running (a learnuplet's lease, kept on its chain)
+    "chain": [[("problem", ASC)], [("running", ASC)],
+              [("running_status", ASC), ("running_lease_expires", ASC)]],
     "outbox": [[("state", ASC), ("next_attempt", ASC)]],  # due_deliveries
     "stream_events": [[("ms", ASC)]],  # events_since (the stream sweep)
 }

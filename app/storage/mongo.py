@@ -5,11 +5,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import pymongo
-from pymongo import ASCENDING, MongoClient, UpdateOne, uri_parser
+from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne, uri_parser
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from .base import HIDDEN_FIELDS, Duplicate, Store, Writes
+from .base import HIDDEN_FIELDS, Duplicate, Store, Writes, copied_from, filled_in
 from .indexes import INDEXES, indexes_for, on_array_field
 
 HIDDEN = {name: 0 for name in HIDDEN_FIELDS}
@@ -76,6 +76,15 @@ class MongoStore(Store):
                                          {"_id": 1}, limit=limit)
         return [doc["_id"] for doc in found]
 
+    def stale_running(self, now: float, limit: int) -> list[str]:
+        found = self.db.chain.find({"running_status": "pending",
+                                    "running_lease_expires": {"$lt": now}},
+                                   {"running": 1}, limit=limit)
+        return [doc["running"] for doc in found]
+
+    def chain_running(self, learnuplet: str) -> dict[str, Any] | None:
+        return self.db.chain.find_one({"running": learnuplet}, HIDDEN)
+
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         return list(self.db.outbox.find({"state": {"$in": states}, "next_attempt": {"$lte": now}},
                                         HIDDEN, sort=[("next_attempt", ASCENDING)], limit=limit))
@@ -137,21 +146,42 @@ class MongoStore(Store):
 
     def write_many(self, batch: list[tuple[Writes, int]], version_field: str) -> None:
         inserts: dict[str, list[dict[str, Any]]] = {}
-        updates: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+        updates: dict[str, list[tuple[str, dict[str, Any], int]]] = {}
+        sources: dict[tuple[str, str], set[str]] = {}
         for writes, version in batch:
             for name, documents in writes.inserts.items():
                 inserts.setdefault(name, []).extend({"_id": doc["uuid"], **doc} for doc in documents)
             for name, uuid, fields in writes.updates:
-                # $not matches a document with no version field yet, as well as older ones
-                updates.setdefault(name, []).append((
-                    {"_id": uuid, version_field: {"$not": {"$gte": version}}},
-                    {"$set": {**fields, version_field: version}}))
+                updates.setdefault(name, []).append((uuid, fields, version))
+            for key, names in copied_from(writes).items():
+                sources.setdefault(key, set()).update(names)
         for name, documents in inserts.items():
             for chunk in chunks(documents):
                 self._insert_missing(name, chunk)
+        copied: dict[tuple[str, str], dict[str, Any]] = {}
         for name, changes in updates.items():
-            for chunk in chunks(changes):
+            plain = []
+            for uuid, fields, version in changes:
+                # $not matches a document with no version field yet, as well as older ones
+                query = {"_id": uuid, version_field: {"$not": {"$gte": version}}}
+                change = {"$set": {**filled_in(fields, copied), version_field: version}}
+                if (name, uuid) in sources:
+                    copied[(name, uuid)] = self._update_returning(name, query, change,
+                                                                  sources[(name, uuid)])
+                else:
+                    plain.append((query, change))
+            for chunk in chunks(plain):
                 self._update(name, chunk)
+
+    def _update_returning(self, name: str, query: dict[str, Any], change: dict[str, Any],
+                          fields: set[str]) -> dict[str, Any]:
+        """Update one document and return `fields` of it, in one round trip when it applies.
+        (FerretDB v1 takes no projection in findAndModify: the whole document comes back.)"""
+        found = self.db[name].find_one_and_update(query, change,
+                                                  return_document=ReturnDocument.AFTER)
+        if found is None:  # written before (its guard refused this update): read the fields
+            found = self.db[name].find_one({"_id": query["_id"]}, dict.fromkeys(fields, 1))
+        return {field: found.get(field) for field in fields} if found else {}
 
     def _insert_missing(self, name: str, documents: list[dict[str, Any]]) -> None:
         try:

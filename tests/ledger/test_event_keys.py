@@ -31,7 +31,11 @@ def document_keys(collection: str, uuid: str, document: dict[str, Any] | None,
         return {keys.problem(uuid)}
     if collection in ("algo", "chain"):
         own = keys.algo(uuid) if collection == "algo" else keys.chain(uuid)
-        return {own, keys.algos_of(document["problem"])} if inserted else {own}
+        if inserted:
+            return {own, keys.algos_of(document["problem"])}
+        # a chain document also keeps its running learnuplet's state (ledger/running.py)
+        running = (document or {}).get("running") if collection == "chain" else None
+        return {own, keys.task(running)} if running else {own}
     if collection == "data":
         problems = document["problems"] if inserted else []
         return {keys.DATA, *map(keys.data_of, problems)}
@@ -65,9 +69,17 @@ class RecordingStore:
         return found
 
     def get_many(self, collection, uuids):
+        found = {document["uuid"]: document for document in self._store.get_many(collection, uuids)}
         for uuid in uuids:
-            self._read(document_keys(collection, uuid, None, inserted=False))
-        return self._store.get_many(collection, uuids)
+            self._read(document_keys(collection, uuid, found.get(uuid), inserted=False))
+        return list(found.values())
+
+    def chain_running(self, learnuplet):
+        found = self._store.chain_running(learnuplet)
+        self._read({keys.task(learnuplet)})
+        if found is not None:
+            self._read(document_keys("chain", found["uuid"], found, inserted=False))
+        return found
 
     def chains_of(self, problems):
         found = self._store.chains_of(problems)

@@ -18,7 +18,7 @@ import mongomock
 import pytest
 from pymongo import MongoClient
 
-from app.storage.base import Duplicate, Store, Writes
+from app.storage.base import Duplicate, FieldOf, Store, Writes
 from app.storage.embedded import EmbeddedStore
 from app.storage.mongo import MongoStore
 
@@ -316,6 +316,54 @@ def test_write_inserts_many_and_into_several_collections(store: Store) -> None:
                 1, "version")
     assert store.count("learnuplet") == 1200 and store.count("chain") == 1
     assert store.page("learnuplet", {"rank": 1199}, None, 10)[0]["uuid"] == learnuplets[-1]["uuid"]
+
+
+def test_stale_running(store: Store) -> None:
+    # a learnuplet's lease as its chain document keeps it (app/ledger/running.py)
+    stale, fresh = doc("1", running="a", running_status="pending", running_lease_expires=99), \
+        doc("2", running="b", running_status="pending", running_lease_expires=100)
+    todo, idle = doc("3", running="c", running_status="todo", running_lease_expires=1), \
+        doc("4", running=None, running_status=None, running_lease_expires=None)
+    insert(store, "chain", stale, fresh, todo, idle)
+    assert store.stale_running(100, 10) == ["a"]
+    assert store.stale_running(101, 1) in (["a"], ["b"])
+
+
+def test_chain_running_finds_the_chain_of_its_running_learnuplet(store: Store) -> None:
+    task, waiting = doc("1", algo="algo-1"), doc("2", algo="algo-1")
+    insert(store, "learnuplet", task, waiting)
+    chain = {"uuid": "algo-1", "seq": "1", "running": task["uuid"], "running_status": "todo"}
+    insert(store, "chain", chain)
+    assert store.chain_running(task["uuid"]) == {"uuid": "algo-1", "running": task["uuid"],
+                                                 "running_status": "todo"}
+    assert store.chain_running(waiting["uuid"]) is None
+    assert store.chain_running(new_uuid()) is None
+
+
+def test_write_copies_a_field_of_a_document_it_updates_first(store: Store) -> None:
+    task, chain = doc("1", data=["x", "y"], status="waiting"), doc("2")
+    insert(store, "learnuplet", task)
+    insert(store, "chain", chain)
+    copy = FieldOf("learnuplet", task["uuid"], "data")
+    writes = Writes(updates=[("learnuplet", task["uuid"], {"status": "todo"}),
+                             ("chain", chain["uuid"], {"data": copy, "missing": FieldOf(
+                                 "learnuplet", task["uuid"], "absent")})])
+    store.write(writes, 2, "version")
+    assert store.get("chain", chain["uuid"]) == {"uuid": chain["uuid"], "version": 2,
+                                                 "data": ["x", "y"], "missing": None}
+    assert store.get("learnuplet", task["uuid"])["status"] == "todo"  # type: ignore[index]
+
+
+def test_write_copies_the_field_when_the_update_it_follows_was_applied_already(store: Store) -> None:
+    # applying an event again (a writer died between the two updates): the first update's
+    # guard refuses it, and the field is still copied
+    task, chain = doc("1", data=["x"], status="todo", version=2), doc("2", version=1)
+    insert(store, "learnuplet", task)
+    insert(store, "chain", chain)
+    store.write(Writes(updates=[("learnuplet", task["uuid"], {"status": "todo"}),
+                                ("chain", chain["uuid"], {"data": FieldOf(
+                                    "learnuplet", task["uuid"], "data")})]), 2, "version")
+    assert store.get("chain", chain["uuid"]) == {"uuid": chain["uuid"], "version": 2, "data": ["x"]}
 
 
 def test_write_updates_with_a_version_guard(store: Store) -> None:
