@@ -9,6 +9,7 @@ workers, PostgreSQL's backends); a child that exits within a round takes its tim
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -51,3 +52,17 @@ def used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
     """CPU seconds per component between two readings (a process new since `before` counts whole)."""
     return {name: round(sum(seconds - before.get(name, {}).get(pid, 0.0) for pid, seconds in pids.items()), 3)
             for name, pids in after.items()}
+
+
+def wait_idle(roots: dict[str, int | None], cores: float = 0.2, window: float = 0.5,
+              limit: float = 120.0) -> float:
+    """Wait until the components together use less than `cores` of CPU over `window` seconds;
+    returns the seconds waited (at most `limit`). A request a client gave up on still runs in
+    the database without sending a new command, and would be counted against the next round."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = cpu_seconds(roots)
+        time.sleep(window)
+        if sum(used(before, cpu_seconds(roots)).values()) < cores * window:
+            break
+    return round(time.monotonic() - started, 1)

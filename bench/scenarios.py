@@ -26,7 +26,7 @@ from app.ledger.streams import EVENTS
 from app.storage.mongo import MongoStore
 
 from . import fill as filling
-from .cpu import cpu_seconds, used
+from .cpu import cpu_seconds, used, wait_idle
 from .load import Http, load, run_sampled, summary
 from .meter import Meter
 from .servers import AUTH, Server
@@ -39,14 +39,17 @@ APPS = ("orchestrator", "baseline")
 def alternate(rounds: int, run: Callable[[Server], dict[str, Any]], apps: dict[str, Server],
               database: dict[str, int]) -> dict[str, Any]:
     """A B A B: `rounds` runs of each app, interleaved; each run is scored separately, with the
-    CPU time its app's processes and the database's (`database`: name -> root pid) used."""
+    CPU time its app's processes and the database's (`database`: name -> root pid) used. Each
+    starts once the database is idle (what the previous round left running has finished)."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in APPS}
     for _ in range(rounds):
         for name in APPS:
+            idle_s = wait_idle(database)
             roots = {"app": apps[name].process.pid, **database}
             before = cpu_seconds(roots)
             measured = run(apps[name])
             measured["cpu_s"] = used(before, cpu_seconds(roots))
+            measured["waited_idle_s"] = idle_s
             runs[name].append(measured)
     return combine(runs)
 

@@ -51,6 +51,7 @@ DOMAIN: list[Shape] = [
     _shape("chain", {"running_status"}, (("running_lease_expires", 1),), "MongoStore.stale_running"),
     _shape("preduplet", {"status"}, (("lease_expires", 1),), "MongoStore.stale_leases"),
     _shape("outbox", {"state"}, (("next_attempt", 1),), "MongoStore.due_deliveries"),
+    _shape("stream_events", {"minute"}, (("ms", 1),), "MongoStore.events_in_minute"),
     # document_list with no filter: everything in ledger order
     *[_shape(c, set(), SEQ_SORT, f"GET /{c}") for c in FILTERS],
 ]

@@ -312,6 +312,51 @@ def test_crashed_report_is_completed_by_the_sweep(client, db, streams, monkeypat
     assert_ledger_is_whole(db)
 
 
+class Later:
+    """The streams' clock, moved on by `offset` seconds."""
+
+    def __init__(self, clock, offset):
+        self.clock, self.offset = clock, offset
+
+    def now(self):
+        return self.clock.now() + self.offset
+
+    def __getattr__(self, name):
+        return getattr(self.clock, name)
+
+
+def test_the_sweep_reads_the_minutes_since_its_checkpoint_only(client, db, streams, monkeypatch):
+    algo_uuid, learnuplets = learnuplets_of_new_chain(client)
+    task = learnuplets[0]
+    streams.sweep()  # the checkpoint is now
+    crash_apply_once(monkeypatch, streams)
+    assert claim(client, task["uuid"]).status_code == 500  # committed, never applied
+    spy = StoreSpy(streams.store)
+    monkeypatch.setattr(streams, "store", spy)
+    monkeypatch.setattr(streams, "clock", Later(streams.clock, 3 * 60))  # 3 minutes on
+    assert streams.sweep() == 1
+    minutes = [args[1] for method, args in spy.calls if method == "events_in_minute"]
+    assert 3 <= len(minutes) <= 5 and minutes == sorted(set(minutes)), minutes  # each once
+    assert [doc["status"] for doc in chain(client, algo_uuid)][0] == "pending"
+    spy.calls.clear()
+    assert streams.sweep() == 0
+    # the 10 s it looks back (clock skew) may reach into the minute before
+    assert len([1 for method, _ in spy.calls if method == "events_in_minute"]) <= 2
+    assert_ledger_is_whole(db)
+
+
+def test_a_sweep_far_behind_catches_up_over_several_sweeps(client, db, streams, monkeypatch):
+    _, learnuplets = learnuplets_of_new_chain(client)
+    streams.sweep()
+    crash_apply_once(monkeypatch, streams)
+    assert claim(client, learnuplets[0]["uuid"]).status_code == 500
+    # every server was down for an hour: the event is found by the sweep that reaches its minute
+    monkeypatch.setattr(streams, "clock", Later(streams.clock, 3600))
+    found = [streams.sweep() for _ in range(4)]
+    assert found == [1, 0, 0, 0]  # the oldest minutes first
+    assert_ledger_is_whole(db)
+
+
 def test_crash_after_apply_then_retry_is_200(client, db, ledger, monkeypatch):
     problem = client.problem(size=1)
     body = {"uuid": [new_uuid(), new_uuid()], "problems": problem["uuid"]}

@@ -9,9 +9,9 @@ from ..ledger import Ledgers
 from .tasks import expire_leases
 
 log = logging.getLogger(__name__)
-# The stream sweep reads the recent stream events, a scan on FerretDB: it runs every this many
-# ticks (30 s by default). An event a writer left behind is usually applied sooner, by the
-# next decision on its stream.
+# The stream sweep reads the stream events of the last minute or two, and the documents that
+# show them applied: it runs every this many ticks (30 s by default). An event a writer left
+# behind is usually applied sooner, by the next decision on its stream.
 STREAM_SWEEP_EVERY = 6
 
 

@@ -39,6 +39,12 @@ CHECKPOINT = "streams"  # the ledger document holding the sweep checkpoint
 SETTLE_SECONDS = 5.0
 SWEEP_SKEW_MS = 10_000  # servers' clocks may differ by this much; the sweep looks back as far
 SWEEP_BATCH, SWEEP_BATCHES = 1000, 20  # events checked per read, reads per sweep
+# The sweep finds recent events by their commit minute (`minute`, an equality): a server that
+# answers only equalities without a scan of its own (FerretDB) then sends it the recent events
+# alone, not every event ever committed. A database never swept is swept from 10 minutes back
+# (its servers sweep as they start). A sweep far behind (all servers were down) catches up
+# SWEEP_BATCHES minutes a sweep at least.
+MINUTE_MS, FIRST_SWEEP_MS = 60_000, 600_000
 
 
 def event_id(stream: str, number: int) -> str:
@@ -182,6 +188,7 @@ class StreamLedger:
         number, now = reading.position + 1, self.clock.now()
         event = {**self.stamp, **content, "_id": event_id(reading.stream, number),
                  "stream": reading.stream, "n": number, "at": int(now), "ms": int(now * 1000),
+                 "minute": int(now * 1000) // MINUTE_MS,
                  "reads": kind.reads(content), "writes": kind.writes(content)}
         writes = self.expand(event, store)
         event["seal"] = _last_written(writes)
@@ -282,22 +289,27 @@ class StreamLedger:
 
         Looks at the events committed since the checkpoint (less the clock skew allowed
         between servers), except those younger than `settle_seconds` (their writer is applying
-        them), a batch at a time, then moves the checkpoint past those found applied.
+        them), minute by minute and a batch at a time (at most SWEEP_BATCHES reads: a sweep
+        far behind catches up over several ticks), moving the checkpoint past what it read.
         """
-        since = max(0, self.store.checkpoint(CHECKPOINT) - SWEEP_SKEW_MS)
         settled = int((self.clock.now() - self.settle_seconds) * 1000)
+        checkpoint = self.store.checkpoint(CHECKPOINT)
+        since = max(0, checkpoint - SWEEP_SKEW_MS) if checkpoint else settled - FIRST_SWEEP_MS
         applied = 0
         for _ in range(SWEEP_BATCHES):
-            batch = [event for event in self.store.events_since(EVENTS, since, SWEEP_BATCH)
-                     if event["ms"] <= settled]
+            if since > settled:
+                break
+            minute = since // MINUTE_MS
+            found = self.store.events_in_minute(EVENTS, minute, since, SWEEP_BATCH)
+            batch = [event for event in found if event["ms"] <= settled]
             for event in self.unapplied_among(batch):
                 self.take_over(event)
                 applied += 1
-            if batch:
-                self.store.move_checkpoint(CHECKPOINT, batch[-1]["ms"])
-            if len(batch) < SWEEP_BATCH or batch[-1]["ms"] == since:
-                break
-            since = batch[-1]["ms"]
+            if len(batch) == SWEEP_BATCH:  # more of this minute; (over 1,000 events in one
+                since = batch[-1]["ms"] + (batch[-1]["ms"] == since)  # ms: left to their streams)
+            else:
+                since = min(settled + 1, (minute + 1) * MINUTE_MS)
+            self.store.move_checkpoint(CHECKPOINT, since)
         if applied:
             log.info("rolled forward %d stream event(s)", applied)
         return applied

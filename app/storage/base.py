@@ -134,8 +134,10 @@ class Store(ABC):
         """Up to `limit` events numbered after `number`, in order."""
 
     @abstractmethod
-    def events_since(self, events: str, ms: int, limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` events whose commit time `ms` is at or after `ms`, oldest first."""
+    def events_in_minute(self, events: str, minute: int, ms: int, limit: int
+                         ) -> list[dict[str, Any]]:
+        """Up to `limit` events committed in `minute` (their field `minute`) whose commit time
+        `ms` is at or after `ms`, oldest first."""
 
     @abstractmethod
     def checkpoint(self, name: str) -> int:

@@ -190,10 +190,12 @@ class EmbeddedStore(Store):
                 self._commit({"i": {events: fresh}})
             return taken
 
-    def events_since(self, events: str, ms: int, limit: int) -> list[dict[str, Any]]:
+    def events_in_minute(self, events: str, minute: int, ms: int, limit: int
+                         ) -> list[dict[str, Any]]:
         with self._locked():
             found = [event for event in self._collections.get(events, EMPTY).documents.values()
-                     if any(at >= ms for at in numbers(event.get("ms")))]
+                     if matches(event, "minute", minute)
+                     and any(at >= ms for at in numbers(event.get("ms")))]
             found.sort(key=lambda event: event["ms"])
             return [copy(event) for event in (found[:limit] if limit else found)]
 

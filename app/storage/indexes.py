@@ -39,7 +39,7 @@ INDEXES: dict[str, list[Index]] = {
     "chain": [[("problem", ASC)], [("running", ASC)],
               [("running_status", ASC), ("running_lease_expires", ASC)]],
     "outbox": [[("state", ASC), ("next_attempt", ASC)]],  # due_deliveries
-    "stream_events": [[("ms", ASC)]],  # events_since (the stream sweep)
+    "stream_events": [[("minute", ASC), ("ms", ASC)]],  # events_in_minute (the stream sweep)
 }
 
 # The fields that hold lists of uuids, by collection.

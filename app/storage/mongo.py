@@ -112,10 +112,11 @@ class MongoStore(Store):
         return list(self.db[events].find({"_id": {"$gt": number}}, sort=[("_id", ASCENDING)],
                                          limit=limit))
 
-    def events_since(self, events: str, ms: int, limit: int) -> list[dict[str, Any]]:
+    def events_in_minute(self, events: str, minute: int, ms: int, limit: int
+                         ) -> list[dict[str, Any]]:
         with pymongo.timeout(BACKGROUND_SCAN_SECONDS):
-            return list(self.db[events].find({"ms": {"$gte": ms}}, sort=[("ms", ASCENDING)],
-                                             limit=limit))
+            return list(self.db[events].find({"minute": minute, "ms": {"$gte": ms}},
+                                             sort=[("ms", ASCENDING)], limit=limit))
 
     def checkpoint(self, name: str) -> int:
         doc = self.db[HEADS].find_one({"_id": name})

@@ -271,6 +271,18 @@ def test_events_after_in_number_order(store: Store) -> None:
     assert [e["_id"] for e in store.dump("events")] == [1, 2, 3, 10, 20]
 
 
+def test_events_in_minute_oldest_first_from_a_time(store: Store) -> None:
+    for key, minute, ms in [("a/1", 5, 300_500), ("b/1", 5, 300_100), ("c/1", 6, 360_000),
+                            ("d/1", 5, 300_900), ("e/1", 4, 299_000)]:
+        store.insert_event("stream_events", {"_id": key, "minute": minute, "ms": ms})
+    assert [e["_id"] for e in store.events_in_minute("stream_events", 5, 0, 10)] == [
+        "b/1", "a/1", "d/1"]
+    assert [e["_id"] for e in store.events_in_minute("stream_events", 5, 300_500, 10)] == [
+        "a/1", "d/1"]
+    assert [e["_id"] for e in store.events_in_minute("stream_events", 5, 0, 2)] == ["b/1", "a/1"]
+    assert store.events_in_minute("stream_events", 7, 0, 10) == []
+
+
 def test_event_is_a_copy(store: Store) -> None:
     event = {"_id": 1, "writes": ["k"]}
     store.insert_event("events", event)
