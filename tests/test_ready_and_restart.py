@@ -14,7 +14,7 @@ import requests
 from conftest import AUTH, MONGO_URI, PASSWORD, USER, ApiClient, new_uuid
 from helpers import claim, problem_details
 
-import app.api.openapi as meta
+import app.api.blueprints.meta as meta
 from app.decisions.upkeep import Sweeper
 from app.storage.errors import DatabaseError
 
