@@ -151,23 +151,18 @@ def rank_1_done(api: Callable[[str], Any]) -> bool:
     return api(f"/learnuplet?algo={ALGO}&rank=1&status=done")["learnuplets"] != []
 
 
-PROMISES: list[tuple[str, str, Callable[[Run], None]]] = [
-    ("README.md", "/health", health),
-    ("README.md", "export USER_AUTH", lambda run: None),
-    ("README.md", "http://localhost:5000/problem", problem),
-    ("README.md", "http://localhost:5000/data", data),
-    ("README.md", "http://localhost:5000/algo", algo),
-    ("README.md", "learnuplet?status=todo", todo_list),
-    ("README.md", "LEARNUPLET=$(", kept_uuid),
-    ("README.md", "/worker/learnuplet/$LEARNUPLET", claimed),
-    ("README.md", "/learndone/$LEARNUPLET", reported),
-    ("README.md", "/prediction", prediction),
-    ("README.md", "/preddone/", prediction_done),
-    ("README.md", "import requests", python_requests),
-    ("README.md", "hash-password", hashed),
-    ("docs/compute.md", "learnuplet?status=todo", pulled),
-    ("docs/compute.md", "A minimal Morpheo compute worker", worker_trained),
-]
+PROMISES: dict[str, list[tuple[str, Callable[[Run], None]]]] = {
+    "README.md": [
+        ("/health", health), ("export USER_AUTH", lambda run: None),
+        ("http://localhost:5000/problem", problem), ("http://localhost:5000/data", data),
+        ("http://localhost:5000/algo", algo), ("learnuplet?status=todo", todo_list),
+        ("LEARNUPLET=$(", kept_uuid), ("/worker/learnuplet/$LEARNUPLET", claimed),
+        ("/learndone/$LEARNUPLET", reported), ("/prediction", prediction),
+        ("/preddone/", prediction_done), ("import requests", python_requests),
+        ("hash-password", hashed)],
+    "docs/compute.md": [
+        ("learnuplet?status=todo", pulled), ("A minimal Morpheo compute worker", worker_trained)],
+}
 
 
 class Session:
@@ -237,18 +232,15 @@ def test_the_readme_and_the_compute_guide_run_as_written(tmp_path):
                           DATA_DIR=str(tmp_path / "orchestrator-data"), **settings)
     try:
         session = Session(f"http://127.0.0.1:{port}", tmp_path)
-        promises = iter(PROMISES)
-        ran = 0
-        for document in ("README.md", "docs/compute.md"):
+        for document, promises in PROMISES.items():
+            runnable = [(language, code) for language, code in blocks(document)
+                        if runs_here(language, code)]
             for language, code in blocks(document):
-                if not runs_here(language, code):
-                    assert language != "bash" or "python -m app" in code or any(
-                        kind in code for kind in NOT_RUN), code
-                    continue
-                where, fragment, check = next(promises)
-                assert (where, fragment in code) == (document, True), (document, code)
+                if language == "bash" and (language, code) not in runnable:
+                    assert "python -m app" in code or any(kind in code for kind in NOT_RUN), code
+            assert len(runnable) == len(promises), (document, [code for _, code in runnable])
+            for (language, code), (fragment, check) in zip(runnable, promises, strict=True):
+                assert fragment in code, (document, fragment, code)
                 check(session.run(language, code))
-                ran += 1
-        assert next(promises, None) is None and ran == len(PROMISES)
     finally:
         stop_server(server)

@@ -2,6 +2,7 @@
 server from the installed files (Swagger UI's page included); one version everywhere."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -47,9 +48,14 @@ def test_pip_install_gives_the_orchestrator_command(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True,
                    timeout=120)
+    source = tmp_path / "source"  # what the package is built from, and nothing else
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        (source / name).parent.mkdir(exist_ok=True)
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "app", source / "app", ignore=shutil.ignore_patterns("__pycache__"))
     installed = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-deps",
-                                "--disable-pip-version-check", "--quiet",
-                                str(REPO)], capture_output=True, text=True, timeout=300)
+                                "--disable-pip-version-check", "--quiet", str(source)],
+                               capture_output=True, text=True, timeout=300)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     orchestrator = str(venv / "bin" / "orchestrator")
     version = subprocess.run([orchestrator, "version"], capture_output=True, text=True, timeout=60)

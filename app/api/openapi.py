@@ -83,7 +83,7 @@ def _operation(spec: dict[str, Any], rule: Any, components: Components,
                config: Any) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": spec["summary"],
                                  "operationId": rule.endpoint.replace(".", "_"),
-                                 "tags": [spec.get("tag") or rule.endpoint.split(".")[0]],
+                                 "tags": [rule.endpoint.split(".")[0]],
                                  "parameters": [{"name": argument, "in": "path", "required": True,
                                                  "schema": UUID_SCHEMA}
                                                 for argument in sorted(rule.arguments)]}
@@ -121,7 +121,7 @@ def _successes(spec: dict[str, Any], components: Components) -> dict[str, Any]:
     answer = spec.get("answer")
     schema = components.ref(answer) if answer is not None else spec.get("schema", {})
     success = {"description": spec["returns"], "content": {media: {"schema": schema}}}
-    if spec.get("collection") and answer is not None and "List" in answer.__name__:
+    if spec.get("paged"):
         success["headers"] = LINK_HEADER
     responses = {str(spec.get("success", 200)): success}
     if spec.get("retry"):

@@ -145,7 +145,8 @@ def add_read_routes(bp: Blueprint, collection: str) -> None:
     """GET /<collection> (filtered, paged) and GET /<collection>/<uuid>, the same for all."""
 
     @documented(summary=f"List {collection}s", collection=collection, permission=READ,
-                answer=list_answer(collection), returns=f"one page of {collection}s, in commit order")
+                answer=list_answer(collection), paged=True,
+                returns=f"one page of {collection}s, in commit order")
     def list_documents() -> Response:
         return document_list(collection)
 
@@ -160,12 +161,13 @@ def add_read_routes(bp: Blueprint, collection: str) -> None:
 
 def documented(**spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Attach OpenAPI facts to a view and the permission it needs (domain/permissions.py;
-    auth.py checks it). openapi.py reads: summary, returns (what the success answer is), answer
-    (its model, answers.py), success (its status, 200 by default), retry (an identical retry
-    answers 200), body (the request model, schemas.py), collection (query filters), errors
-    (statuses besides those openapi.py adds for every route of the kind), why ({status:
-    meaning} where it differs from the usual), database (False: answers without it), media
-    and schema (an answer that is not JSON), hidden (not an API operation), tag."""
+    auth.py checks it). openapi.py reads: summary; returns (what the success answer is);
+    answer (its model, answers.py); success (its status, 200 by default); retry (an identical
+    retry answers 200); paged (a Link header may give the next page); body (the request model,
+    schemas.py); collection (query filters); errors (statuses besides those openapi.py adds
+    for every route of the kind); why ({status: meaning} where it differs from the usual);
+    database (False: answers without it); media and schema (an answer that is not JSON);
+    hidden (not an API operation)."""
 
     def attach(view: Callable[..., Any]) -> Callable[..., Any]:
         view.openapi = spec  # type: ignore[attr-defined]
