@@ -1,6 +1,8 @@
 """The Morpheo Orchestrator: application factory (wiring only; no endpoint logic)."""
 from __future__ import annotations
 
+__version__ = "1.0.0"  # the one version: pyproject.toml reads it, GET /version serves it
+
 import logging
 import os
 import threading
@@ -12,11 +14,10 @@ from flask_cors import CORS
 
 from .api.accounts import AccountsFileError, StoredAccount, load_accounts
 from .api.auth import Authenticator, check_every_route_declares_a_permission, init_auth
-from .api.blueprints import algo, data, learnuplet, preduplet, problem
+from .api.blueprints import algo, data, learnuplet, meta, preduplet, problem
 from .api.errors import register_error_handlers
 from .api.headers import add_security_headers
-from .api.openapi import bp as meta_bp
-from .api.views import LEDGER, STORE
+from .api.views import LEDGER, STORE, VERSION
 from .clock import SystemClock
 from .config import ConfigError, load_config
 from .decisions.chains import follow_registry
@@ -28,7 +29,7 @@ from .ledger.events import REGISTRY_KINDS, STREAM_KINDS
 from .storage import Store
 from .storage.errors import DatabaseError
 
-__all__ = ["create_app", "stop_background", "ConfigError"]
+__all__ = ["create_app", "stop_background", "ConfigError", "__version__"]
 log = logging.getLogger(__name__)
 BACKGROUND = "orchestrator.background"
 MEMORY = ":memory:"
@@ -53,13 +54,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ledgers = open_ledgers(app, store)
     app.extensions[STORE] = store
     app.extensions[LEDGER] = ledgers
+    app.extensions[VERSION] = __version__
 
     register_error_handlers(app)
     add_security_headers(app)
     init_auth(app, authenticator)
     if app.config["CORS"]:
         CORS(app, expose_headers=["Link"])
-    for blueprint in (meta_bp, problem.bp, algo.bp, data.bp, learnuplet.bp, preduplet.bp):
+    for blueprint in (meta.bp, problem.bp, algo.bp, data.bp, learnuplet.bp, preduplet.bp):
         app.register_blueprint(blueprint)
     check_every_route_declares_a_permission(app)
     _prepare_database_on_first_use(app, ledgers)
@@ -146,7 +148,7 @@ def _prepare_database_on_first_use(app: Flask, ledgers: Ledgers) -> None:
 
     @app.before_request
     def _ready() -> None:
-        if request.endpoint not in ("meta.health", "meta.ready"):
+        if request.endpoint not in meta.WITHOUT_DATABASE:
             prepare()
 
     app.extensions["orchestrator.prepare"] = prepare

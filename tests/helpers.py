@@ -1,9 +1,14 @@
 """Small helpers shared by the HTTP tests (the fixtures live in conftest.py)."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
+import requests
 from conftest import ApiClient, new_uuid
 
 COLLECTIONS = ("problem", "algo", "data", "learnuplet", "preduplet")
@@ -138,3 +143,30 @@ def ordinary_write_and_ready(client: ApiClient) -> None:
     assert seconds <= ORDINARY_WRITE_SECONDS, f"an ordinary POST /problem took {seconds:.2f} s"
     ready = client.flask.get("/ready")
     assert ready.status_code == 200, ready.get_data(as_text=True)
+
+
+def start_server(command: list[str], port: int, cwd: Path, **settings: str) -> subprocess.Popen:
+    """A server process on `port` (MONGO_URI unset unless given), once GET /ready answers 200."""
+    env = {key: value for key, value in os.environ.items() if key != "MONGO_URI"}
+    env.update(PORT=str(port), **settings)
+    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return server
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError(f"{' '.join(command)} did not come up: "
+                         f"{server.stderr.read().decode()[-2000:]}")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -12,9 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import AUTH, MONGO_URI, PASSWORD, USER, ApiClient, new_uuid
-from helpers import claim, problem_details
+from helpers import claim, problem_details, start_server
+from helpers import stop_server as stop
 
-import app.api.openapi as meta
+import app.api.blueprints.meta as meta
 from app.decisions.upkeep import Sweeper
 from app.storage.errors import DatabaseError
 
@@ -110,28 +110,8 @@ def free_port() -> int:
 
 def start_quickstart(data_dir: Path, port: int) -> subprocess.Popen:
     """`python -m app` as the README's quick start runs it (no MONGO_URI)."""
-    env = {key: value for key, value in os.environ.items() if key != "MONGO_URI"}
-    env.update(USER_AUTH=USER, PWD_AUTH=PASSWORD, PORT=str(port), DATA_DIR=str(data_dir))
-    server = subprocess.Popen([sys.executable, "-m", "app"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return server
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    server.kill()
-    raise AssertionError(f"the quick start did not come up: {server.stderr.read().decode()[-2000:]}")
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    return start_server([sys.executable, "-m", "app"], port, REPO,
+                        USER_AUTH=USER, PWD_AUTH=PASSWORD, DATA_DIR=str(data_dir))
 
 
 @pytest.mark.skipif(bool(MONGO_URI), reason="the quick start is the embedded store (no MONGO_URI)")

@@ -22,8 +22,10 @@ from .accounts import StoredAccount
 from .errors import problem_response
 from .passwords import hash_password, parse_hash
 
-# Liveness, readiness and the API description need no credentials (API.md, Authentication).
-PUBLIC_ENDPOINTS = {"meta.health", "meta.ready", "meta.openapi", "meta.docs"}
+# Liveness, readiness, the version and the API description need no credentials (API.md,
+# Authentication).
+PUBLIC_ENDPOINTS = {"meta.health", "meta.ready", "meta.version", "meta.openapi", "meta.docs",
+                    "meta.docs_file"}
 CACHE_SIZE = 10_000  # verified credentials kept per process; emptied when full
 AUTH = "orchestrator.auth"
 

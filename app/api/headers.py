@@ -1,8 +1,9 @@
 """Headers every response carries: no MIME sniffing, no caching, nothing to run or frame.
 
 Answers hold task states and credentials-protected documents, which go stale at once and
-must not stay in shared caches; no response of this API is a page that loads anything (the
-/docs page is plain HTML with a link), so the content security policy allows nothing.
+must not stay in shared caches; no answer of this API is a page that loads anything, so the
+content security policy allows nothing, except on the /docs page and its files, which set
+their own (blueprints/meta.py: this server's own scripts, styles and API only).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..domain.states import STATUSES
-from .schemas import UUID_PATTERN
+from .schemas import NO_NUL_PATTERN, UUID_PATTERN
 
 _UUID = re.compile(UUID_PATTERN)
 _INTEGER = re.compile(r"^-?[0-9]{1,18}$")
@@ -89,14 +89,17 @@ FILTERS: dict[str, dict[str, Callable[[str], Any]]] = {
 PAGING = ("limit", "page_token")
 TOKEN_LENGTH_MAX = 512  # a token this server issues has fewer than 200 characters
 
-# The JSON schema of each filter type, for /openapi.json.
+# The JSON schema of each filter type, for /openapi.json: exactly the values each one accepts.
+_UUID_SCHEMA = {"type": "string", "format": "uuid", "pattern": UUID_PATTERN}
+_LARGEST = 10**18 - 1  # the most digits _INTEGER and _NUMBER read
 FILTER_SCHEMAS: dict[Callable[[str], Any], dict[str, Any]] = {
-    _uuid: {"type": "string", "format": "uuid"},
-    _nullable_uuid: {"type": "string", "description": "a UUID, or null for none"},
-    _integer: {"type": "integer"},
-    _number: {"type": "number"},
+    _uuid: _UUID_SCHEMA,
+    _nullable_uuid: {"description": "a UUID, or `null` for documents where the field is null",
+                     "anyOf": [_UUID_SCHEMA, {"type": "string", "const": "null"}]},
+    _integer: {"type": "integer", "minimum": -_LARGEST, "maximum": _LARGEST},
+    _number: {"type": "number", "minimum": -_LARGEST, "maximum": _LARGEST},
     _status: {"type": "string", "enum": list(STATUSES)},
-    _text: {"type": "string"},
+    _text: {"type": "string", "pattern": NO_NUL_PATTERN},
 }
 
 

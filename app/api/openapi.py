@@ -1,145 +1,152 @@
-"""The OpenAPI 3 document, built from the routes and their pydantic body declarations."""
+"""The OpenAPI 3.1 document, built from the routes, their request bodies (schemas.py) and their
+answers (answers.py): the same pydantic declarations that validate requests describe them.
+
+Each route says what it needs (views.documented); the statuses every route of a kind can
+answer are added here, so that the document lists every status and media type it returns.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import Flask
+from pydantic import BaseModel
 
-from ..storage.errors import DatabaseError
-from .errors import database_unavailable, problem_response
-from .listing import FILTER_SCHEMAS, FILTERS
-from .schemas import Body
-from .views import LEDGER
+from ..domain.permissions import PERMISSION_TABLE
+from .answers import Error
+from .listing import FILTER_SCHEMAS, FILTERS, TOKEN_LENGTH_MAX
+from .openapi_links import add_links
+from .schemas import UUID_PATTERN
 
-bp = Blueprint("meta", __name__)
 TITLE = "Morpheo Orchestrator"
+JSON, PROBLEM_JSON = "application/json", "application/problem+json"
+REF = "#/components/schemas/{model}"
+UUID_SCHEMA = {"type": "string", "format": "uuid", "pattern": UUID_PATTERN}
 
-PROBLEM_SCHEMA = {
-    "type": "object",
-    "properties": {"type": {"type": "string"}, "title": {"type": "string"},
-                   "status": {"type": "integer"}, "detail": {"type": "string"},
-                   "errors": {"type": "array", "items": {"type": "object", "properties": {
-                       "field": {"type": "string"}, "message": {"type": "string"}}}}},
+# What each error status means, whatever the route (docs/api.md, Errors).
+MEANING = {
+    400: "invalid body, path or query parameter (`errors` names each field)",
+    401: "missing or wrong credentials",
+    403: "the account's role lacks the permission, or it acts as a worker it does not list",
+    404: "no document with that uuid",
+    409: "conflicts with what is stored (see the detail)",
+    413: "the body, or what it would create, is too large",
+    415: "the body is not declared as application/json",
+    503: "the database is unreachable or stalled, or writes are congested: retry after Retry-After",
 }
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string"},
+                               "description": 'Basic realm="orchestrator"'}},
+    503: {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                          "description": "seconds to wait before retrying"}},
+}
+LINK_HEADER = {"Link": {"schema": {"type": "string"},
+                        "description": 'the next page: `<url>; rel="next"`, when more match'}}
 
 
-@bp.get("/health")
-def health():
-    """Liveness: answers without touching the database."""
-    return {"status": "ok"}
+class Components:
+    """The document's schemas, each pydantic model once, by its class name."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def ref(self, model: type[BaseModel], mode: str = "serialization") -> dict[str, str]:
+        if model.__name__ not in self.schemas:
+            schema = model.model_json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+            self.schemas.update(schema.pop("$defs", {}))
+            self.schemas[model.__name__] = schema
+        return {"$ref": REF.format(model=model.__name__)}
 
 
-# A committed event is normally applied within milliseconds by its writer; one its writer
-# left behind is rolled forward by the next write or the sweeper.
-READY_GRACE_SECONDS = 2.0
-BACKGROUND = "orchestrator.background"
-
-
-@bp.get("/ready")
-def ready() -> Response | dict[str, str]:
-    """Readiness: the database answers and what was committed is applied.
-
-    The registry is checked here (its head against its next event: two lookups by key). Stream
-    events left behind by a writer are applied by the sweeper within SETTLE_SECONDS and one
-    sweep interval; a sweep that keeps failing is reported, since they may then stay unapplied.
-    """
-    ledgers = current_app.extensions[LEDGER]
-    registry = ledgers.registry
-    try:
-        ledgers.store.ping()
-        current_app.extensions["orchestrator.prepare"]()
-        head = registry.head()
-        behind = registry.next_event(head)
-    except DatabaseError:
-        return database_unavailable("not ready: the database is unreachable")
-    waited = registry.clock.now() - behind["at"] if behind else 0.0
-    if waited > READY_GRACE_SECONDS:
-        return _not_ready(f"registry event {head + 1} and maybe later ones committed but "
-                          f"unapplied for {waited:.0f} s (registry head {head})")
-    sweeper = (current_app.extensions.get(BACKGROUND) or [None])[0]
-    failing = sweeper.failing_for() if sweeper is not None else 0.0
-    if failing > READY_GRACE_SECONDS:
-        return _not_ready(f"the background sweep has been failing for {failing:.0f} s "
-                          f"({sweeper.last_error}): committed changes may stay unapplied")
-    return {"status": "ready"}
-
-
-def _not_ready(detail: str) -> Response:
-    return problem_response(503, "Service Unavailable", f"not ready: {detail}", "ledger-behind",
-                            headers={"Retry-After": "5"})
-
-
-@bp.get("/openapi.json")
-def openapi():
-    """This API's OpenAPI 3 description."""
-    return jsonify(build_document(current_app))
-
-
-@bp.get("/docs")
-def docs():
-    """A plain page listing the routes; the full description is /openapi.json."""
-    document = build_document(current_app)
-    rows = "".join(
-        f"<tr><td>{method.upper()}</td><td><code>{path}</code></td><td>{op['summary']}</td></tr>"
-        for path, methods in document["paths"].items() for method, op in methods.items())
-    return (f"<!doctype html><title>{TITLE} API</title><h1>{TITLE} API</h1>"
-            f"<p>Machine-readable: <a href='openapi.json'>/openapi.json</a></p>"
-            f"<table>{rows}</table>")
-
-
-def _path_template(rule: str) -> str:
-    return rule.replace("<", "{").replace(">", "}")
-
-
-def _operation(view: Any, rule: Any, schemas: dict[str, Any]) -> dict[str, Any]:
-    spec = getattr(view, "openapi", {})
-    summary = spec.get("summary") or (view.__doc__ or rule.endpoint).split("\n")[0]
-    operation: dict[str, Any] = {"summary": summary,
-                                 "operationId": rule.endpoint.replace(".", "_"),
-                                 "security": [{"basic": []}], "parameters": []}
-    for argument in sorted(rule.arguments):
-        operation["parameters"].append({"name": argument, "in": "path", "required": True,
-                                        "schema": {"type": "string", "format": "uuid"}})
-    if spec.get("permission"):
-        operation["x-permission"] = spec["permission"]  # docs/api.md, Roles and permissions
-    collection = spec.get("collection")
-    if collection and not rule.arguments:
-        operation["parameters"] += [{"name": name, "in": "query", "schema": FILTER_SCHEMAS[convert]}
-                                    for name, convert in FILTERS[collection].items()]
-        operation["parameters"] += [
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-            {"name": "page_token", "in": "query", "schema": {"type": "string"}}]
-    body: type[Body] | None = spec.get("body")
-    if body is not None:
-        schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[body.__name__] = schema
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
-    success = str(spec.get("success", 200))
-    operation["responses"] = {
-        success: {"description": spec.get("returns", "the document(s)")},
-        "default": {"description": "an error", "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
-    return operation
-
-
-def build_document(app: Flask) -> dict[str, Any]:
-    schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+def build_document(app: Flask, version: str) -> dict[str, Any]:
+    components = Components()
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
-        if rule.endpoint == "static":
-            continue
-        view = app.view_functions[rule.endpoint]
+        spec = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        if spec is None or spec.get("hidden"):
+            continue  # not an API operation (the /docs page's files)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            operation = _operation(view, rule, schemas)
-            if rule.endpoint.startswith("meta."):
-                operation.pop("security")
-            paths.setdefault(_path_template(rule.rule), {})[method.lower()] = operation
+            operation = _operation(spec, rule, components, app.config)
+            paths.setdefault(rule.rule.replace("<", "{").replace(">", "}"), {})[method.lower()] = operation
+    add_links(paths)
     return {"openapi": "3.1.0",
-            "info": {"title": TITLE, "version": "1.0.0",
+            "info": {"title": TITLE, "version": version,
+                     "description": "The record of the Morpheo machine-learning platform. "
+                                    "Reference: docs/api.md of the repository.",
                      "license": {"name": "CeCILL 2.1",
                                  "url": "https://cecill.info/licences/Licence_CeCILL_V2.1-en.html"}},
             "paths": paths,
-            "components": {"schemas": schemas,
+            "components": {"schemas": components.schemas,
                            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}}}
+
+
+def _operation(spec: dict[str, Any], rule: Any, components: Components,
+               config: Any) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": spec["summary"],
+                                 "operationId": rule.endpoint.replace(".", "_"),
+                                 "tags": [rule.endpoint.split(".")[0]],
+                                 "parameters": [{"name": argument, "in": "path", "required": True,
+                                                 "schema": UUID_SCHEMA}
+                                                for argument in sorted(rule.arguments)]}
+    if spec.get("permission"):
+        operation["security"] = [{"basic": []}]
+        operation["x-permission"] = spec["permission"]  # docs/api.md, Roles and permissions
+    else:
+        operation["security"] = []
+    collection = spec.get("collection")
+    if collection and not rule.arguments:
+        operation["parameters"] += _list_parameters(collection, config["PAGE_LIMIT_MAX"])
+    body = spec.get("body")
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {
+            JSON: {"schema": components.ref(body, mode="validation")}}}
+    operation["responses"] = {**_successes(spec, components),
+                              **_errors(spec, rule, components)}
+    return operation
+
+
+def _list_parameters(collection: str, limit_max: int) -> list[dict[str, Any]]:
+    filters = [{"name": name, "in": "query", "schema": FILTER_SCHEMAS[convert]}
+               for name, convert in FILTERS[collection].items()]
+    return filters + [
+        {"name": "limit", "in": "query", "description": "documents per page",
+         "schema": {"type": "integer", "minimum": 1, "maximum": limit_max}},
+        {"name": "page_token", "in": "query",
+         "description": "the `next_page_token` of the previous page, sent with the same filters",
+         "schema": {"type": "string", "minLength": 1, "maxLength": TOKEN_LENGTH_MAX,
+                    "pattern": "^[A-Za-z0-9_-]+$"}}]
+
+
+def _successes(spec: dict[str, Any], components: Components) -> dict[str, Any]:
+    media = spec.get("media", JSON)
+    answer = spec.get("answer")
+    schema = components.ref(answer) if answer is not None else spec.get("schema", {})
+    success = {"description": spec["returns"], "content": {media: {"schema": schema}}}
+    if spec.get("paged"):
+        success["headers"] = LINK_HEADER
+    responses = {str(spec.get("success", 200)): success}
+    if spec.get("retry"):
+        responses["200"] = {"description": "an identical retry: the stored document(s), "
+                                           "nothing created", "content": success["content"]}
+    return responses
+
+
+def _errors(spec: dict[str, Any], rule: Any, components: Components) -> dict[str, Any]:
+    statuses = set(spec.get("errors", ()))
+    permission = spec.get("permission")
+    if permission:
+        statuses.add(401)
+        if any(permission not in granted for granted in PERMISSION_TABLE.values()):
+            statuses.add(403)
+    if spec.get("database", True):
+        statuses.add(503)
+    if spec.get("body") is not None:
+        statuses |= {400, 413, 415}
+    if rule.arguments:
+        statuses |= {400, 404}
+    if spec.get("collection"):
+        statuses.add(400)
+    error = {PROBLEM_JSON: {"schema": components.ref(Error)}}
+    return {str(status): {"description": spec.get("why", {}).get(status, MEANING[status]),
+                          "content": error, **({"headers": ERROR_HEADERS[status]}
+                                               if status in ERROR_HEADERS else {})}
+            for status in sorted(statuses)}

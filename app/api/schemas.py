@@ -1,9 +1,17 @@
 """Request bodies: one pydantic declaration each, strict, also the source of /openapi.json."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
@@ -31,8 +39,19 @@ def _storable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=TEXT_MAX_CHARACTERS),
-                 AfterValidator(_storable)]
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+Text = Annotated[str, Field(min_length=1, max_length=TEXT_MAX_CHARACTERS, json_schema_extra={
+    "pattern": NO_NUL_PATTERN,
+    "description": f"no NUL; at most {TEXT_MAX_BYTES} bytes in UTF-8"}),
+    AfterValidator(_storable)]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON has one number type, and JSON Schema calls 2.0 an integer: so does the server.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
 
 def _unique(values: list[str]) -> list[str]:
@@ -44,9 +63,13 @@ def _unique(values: list[str]) -> list[str]:
 # Every document stays far below the 16 MiB MongoDB accepts (a list of 100,000 uuids is about
 # 5 MB of BSON); a learnuplet, which holds two lists, has its own bound (decisions/bounds.py).
 MAX_LIST_UUIDS = 100_000
-UUIDList = Annotated[list[UUID], Field(max_length=MAX_LIST_UUIDS), AfterValidator(_unique)]
-NonEmptyUUIDList = Annotated[list[UUID], Field(min_length=1, max_length=MAX_LIST_UUIDS),
-                             AfterValidator(_unique)]
+UNIQUE = {"uniqueItems": True}
+UUIDList = Annotated[list[UUID], Field(max_length=MAX_LIST_UUIDS, json_schema_extra=UNIQUE),
+                     AfterValidator(_unique)]
+NonEmptyUUIDList = Annotated[list[UUID], Field(min_length=1, max_length=MAX_LIST_UUIDS,
+                                               json_schema_extra=UNIQUE), AfterValidator(_unique)]
+# {data UUID: performance}; a key that is not a UUID is an error, not an ignored extra
+PerfByData = Annotated[dict[UUID, Perf], Field(json_schema_extra={"additionalProperties": False})]
 
 
 class Body(BaseModel):
@@ -62,7 +85,7 @@ class ProblemCreate(Body):
     uuid: UUID
     workflow: UUID
     test_dataset: UUIDList
-    size_train_dataset: int = Field(ge=1, le=2**63 - 1)  # BSON holds at most 8-byte ints
+    size_train_dataset: WholeNumber = Field(ge=1, le=2**63 - 1)  # BSON holds at most 8-byte ints
 
 
 class AlgoCreate(Body):
@@ -93,12 +116,35 @@ class Claim(Body):
     worker: UUID
 
 
-class LearnDone(Body):
+def _state_what_done_requires(schema: dict[str, Any], model: type[Report]) -> None:
+    """The schema says it too: with status done, REQUIRED_WHEN_DONE are present and not null."""
+    names = list(model.REQUIRED_WHEN_DONE)
+    if names:
+        schema["if"] = {"properties": {"status": {"const": "done"}}, "required": ["status"]}
+        schema["then"] = {"required": names,
+                          "properties": {name: {"not": {"type": "null"}} for name in names}}
+
+
+class Report(Body):
+    """A task's outcome. With status done the fields REQUIRED_WHEN_DONE must be given."""
+    model_config = ConfigDict(json_schema_extra=_state_what_done_requires)
+    REQUIRED_WHEN_DONE: ClassVar[tuple[str, ...]] = ()
+
     status: Literal["done", "failed"]
-    perf: Perf | None = None
-    train_perf: dict[UUID, Perf] | None = None
-    test_perf: dict[UUID, Perf] | None = None
     worker: UUID | None = Field(default=None, description="the reporting worker, if it says")
+
+    def field_errors(self) -> list[tuple[str, str]]:
+        if self.status != "done":
+            return []
+        return [(name, "required when status is done") for name in self.REQUIRED_WHEN_DONE
+                if getattr(self, name) is None]
+
+
+class LearnDone(Report):
+    REQUIRED_WHEN_DONE = ("perf", "train_perf", "test_perf")
+    perf: Perf | None = None
+    train_perf: PerfByData | None = None
+    test_perf: PerfByData | None = None
 
     @field_validator("train_perf", "test_perf", mode="before")
     @classmethod
@@ -110,12 +156,6 @@ class LearnDone(Body):
                 raise ValueError("keys name the same data twice (they differ only in letter case)")
         return value
 
-    def field_errors(self) -> list[tuple[str, str]]:
-        if self.status != "done":
-            return []
-        return [(name, "required when status is done") for name in ("perf", "train_perf", "test_perf")
-                if getattr(self, name) is None]
-
     def outcome(self) -> dict[str, Any]:
         """The fields a report stores on the learnuplet."""
         if self.status == "failed":
@@ -124,15 +164,9 @@ class LearnDone(Body):
                 "test_perf": self.test_perf}
 
 
-class PredDone(Body):
-    status: Literal["done", "failed"]
+class PredDone(Report):
+    REQUIRED_WHEN_DONE = ("prediction_storage_uuid",)
     prediction_storage_uuid: UUID | None = None
-    worker: UUID | None = Field(default=None, description="the reporting worker, if it says")
-
-    def field_errors(self) -> list[tuple[str, str]]:
-        if self.status == "done" and self.prediction_storage_uuid is None:
-            return [("prediction_storage_uuid", "required when status is done")]
-        return []
 
     def outcome(self) -> dict[str, Any]:
         if self.status == "failed":

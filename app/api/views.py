@@ -13,6 +13,7 @@ from ..domain.errors import Invalid, NotFound
 from ..domain.permissions import READ
 from ..ledger import Ledgers
 from ..storage import Store
+from .answers import DOCUMENTS, list_answer
 from .auth import current_account
 from .errors import UnsupportedMediaType
 from .listing import BadQuery, make_token, parse_filters, parse_limit, read_token
@@ -20,7 +21,7 @@ from .schemas import UUID_PATTERN, Body
 
 BodyT = TypeVar("BodyT", bound=Body)
 _UUID = re.compile(UUID_PATTERN)
-LEDGER, STORE = "orchestrator.ledger", "orchestrator.store"
+LEDGER, STORE, VERSION = "orchestrator.ledger", "orchestrator.store", "orchestrator.version"
 
 
 def ledger() -> Ledgers:
@@ -143,11 +144,14 @@ def shown(document: dict[str, Any]) -> dict[str, Any]:
 def add_read_routes(bp: Blueprint, collection: str) -> None:
     """GET /<collection> (filtered, paged) and GET /<collection>/<uuid>, the same for all."""
 
-    @documented(summary=f"List {collection}s", collection=collection, permission=READ)
+    @documented(summary=f"List {collection}s", collection=collection, permission=READ,
+                answer=list_answer(collection), paged=True,
+                returns=f"one page of {collection}s, in commit order")
     def list_documents() -> Response:
         return document_list(collection)
 
-    @documented(summary=f"One {collection}", collection=collection, permission=READ)
+    @documented(summary=f"One {collection}", collection=collection, permission=READ,
+                answer=DOCUMENTS[collection], returns=f"the {collection}")
     def get_document(uuid: str) -> Response:
         return one_document(collection, uuid)
 
@@ -156,8 +160,14 @@ def add_read_routes(bp: Blueprint, collection: str) -> None:
 
 
 def documented(**spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Attach OpenAPI facts to a view (summary, body model, success status, query filters) and
-    the permission it needs (domain/permissions.py; auth.py checks it)."""
+    """Attach OpenAPI facts to a view and the permission it needs (domain/permissions.py;
+    auth.py checks it). openapi.py reads: summary; returns (what the success answer is);
+    answer (its model, answers.py); success (its status, 200 by default); retry (an identical
+    retry answers 200); paged (a Link header may give the next page); body (the request model,
+    schemas.py); collection (query filters); errors (statuses besides those openapi.py adds
+    for every route of the kind); why ({status: meaning} where it differs from the usual);
+    database (False: answers without it); media and schema (an answer that is not JSON);
+    hidden (not an API operation)."""
 
     def attach(view: Callable[..., Any]) -> Callable[..., Any]:
         view.openapi = spec  # type: ignore[attr-defined]

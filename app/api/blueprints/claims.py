@@ -3,6 +3,7 @@ from flask import Blueprint, current_app
 
 from ...decisions.tasks import claim, heartbeat
 from ...domain.permissions import CLAIM, HEARTBEAT
+from ..answers import claimed_answer, extended_answer
 from ..auth import acting_as
 from ..schemas import Claim
 from ..views import check_uuid, documented, ledger, parse_body, user
@@ -11,8 +12,10 @@ from ..views import check_uuid, documented, ledger, parse_body, user
 def add_claim_routes(bp: Blueprint, kind: str) -> None:
     """POST /worker/<kind>/<uuid> (claim) and POST /worker/<kind>/<uuid>/heartbeat."""
 
-    @documented(summary=f"Claim a todo {kind} (todo -> pending)", body=Claim, success=200,
-                returns=f"{{{kind}_worker_set: uuid}}", permission=CLAIM)
+    @documented(summary=f"Claim a todo {kind} (todo -> pending)", body=Claim,
+                answer=claimed_answer(kind), returns=f"the {kind} is yours", errors=(409,),
+                why={409: f"the {kind} is not todo (claimed by another worker, or finished)"},
+                permission=CLAIM)
     def claim_task(uuid: str) -> dict[str, str]:
         uuid = check_uuid(uuid)
         claim(ledger(), kind, uuid, acting_as(parse_body(Claim).worker), user(),
@@ -20,7 +23,8 @@ def add_claim_routes(bp: Blueprint, kind: str) -> None:
         return {f"{kind}_worker_set": uuid}
 
     @documented(summary="Extend the claim's lease (only by the claiming worker)", body=Claim,
-                success=200, returns=f"{{{kind}_lease_extended: uuid, lease_expires: int}}",
+                answer=extended_answer(kind), returns="the lease now lapses at lease_expires",
+                errors=(409,), why={409: f"the worker does not hold a claim on this {kind}"},
                 permission=HEARTBEAT)
     def extend_lease(uuid: str) -> dict[str, str | int]:
         uuid = check_uuid(uuid)

@@ -3,6 +3,7 @@ from flask import Blueprint
 
 from ...decisions.registration import register_data
 from ...domain.permissions import REGISTER
+from ..answers import DataCreated
 from ..schemas import DataCreate
 from ..views import add_read_routes, documented, ledger, limits, parse_body, user
 
@@ -12,7 +13,13 @@ add_read_routes(bp, "data")
 
 @bp.post("/data")
 @documented(summary="Register data (one uuid or a batch, all or nothing)", body=DataCreate,
-            success=201, returns="{new_datas: [data], new_learnuplets: int}",
+            success=201, retry=True, answer=DataCreated,
+            returns="the new data and the learnuplets added to the chains", errors=(409,),
+            why={400: "invalid body, or one of its problems does not exist",
+                 409: "a uuid is stored with other problems, or the batch mixes new and "
+                      "stored uuids",
+                 413: "the learnuplets would exceed MAX_EVENT_DOCUMENTS or MAX_EVENT_UUIDS, "
+                      "or the body MAX_CONTENT_LENGTH"},
             permission=REGISTER)
 def create_data():
     body = parse_body(DataCreate)

@@ -4,6 +4,7 @@ from flask import Blueprint
 from ...decisions.prediction import request_prediction
 from ...decisions.tasks import PREDUPLET, report
 from ...domain.permissions import PREDICT, REPORT
+from ..answers import Preduplet, PredupletReported
 from ..auth import acting_as, current_account
 from ..schemas import PredDone, PredictionCreate
 from ..views import add_read_routes, check_uuid, documented, ledger, parse_body, user
@@ -16,7 +17,11 @@ add_claim_routes(bp, PREDUPLET)
 
 @bp.post("/prediction")
 @documented(summary="Request a prediction with the problem's best model", body=PredictionCreate,
-            success=201, returns="preduplet", permission=PREDICT)
+            success=201, retry=True, answer=Preduplet, returns="the new preduplet (todo)",
+            errors=(409,), why={400: "invalid body, or the problem does not exist",
+                                409: "the problem has no trained model yet, or the uuid is "
+                                     "stored with other fields"},
+            permission=PREDICT)
 def create_prediction():
     body = parse_body(PredictionCreate)
     result = request_prediction(ledger(), body.data, body.problem, body.uuid, user())
@@ -24,8 +29,10 @@ def create_prediction():
 
 
 @bp.post("/preddone/<uuid>")
-@documented(summary="Report a preduplet done or failed", body=PredDone, success=200,
-            returns="{updated_preduplet: uuid}", permission=REPORT)
+@documented(summary="Report a preduplet done or failed", body=PredDone, answer=PredupletReported,
+            returns="recorded (also an identical retry of a recorded report)", errors=(409,),
+            why={409: "the task's state or its worker does not allow this report"},
+            permission=REPORT)
 def preddone(uuid: str):
     uuid = check_uuid(uuid)
     body = parse_body(PredDone)
