@@ -17,10 +17,13 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .listing import Listing, Page
+from .receiver import PushReceiver
 from .transport import NO_RETRY, RetryPolicy
+from .worker import Outcome, Poller, Training, Worker
 
 __all__ = [
     "Client", "Registration", "new_uuid", "Listing", "Page", "RetryPolicy", "NO_RETRY",
+    "Worker", "Training", "Outcome", "Poller", "PushReceiver",
     "Problem", "Algo", "Data", "Learnuplet", "Preduplet", "Collection", "Status", "TaskKind",
     "OrchestratorError", "Unreachable", "ApiError", "FieldError", "BadRequest", "Unauthorized",
     "Forbidden", "NotFound", "Conflict", "StateConflict", "TooLarge", "UnsupportedMediaType",

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from client_helpers import FAST_RETRY, perfs, setup_chain
 from conftest import AUTH, new_uuid
 from lossy_proxy import LossyProxy
 from orchestrator_client import (
@@ -20,10 +21,10 @@ from orchestrator_client import (
     Unreachable,
 )
 
-FAST_RETRY = RetryPolicy(attempts=4, first_delay=0.05, max_delay=0.2)
 PREFIX = "urn:morpheo:orchestrator:problem:"
 
-# Every route the client has a method for, as /openapi.json names it.
+# Every route the client has a method for, as /openapi.json names it (and /docs, a page for
+# people). A route the server adds fails test_the_client_covers_every_route_the_server_describes.
 CLIENT_ROUTES = {
     ("get", "/health"), ("get", "/ready"), ("get", "/openapi.json"), ("get", "/docs"),
     *((method, path) for collection in ("problem", "algo", "data", "learnuplet", "preduplet")
@@ -46,23 +47,6 @@ def proxy(live_server: str) -> Iterator[LossyProxy]:
     lossy = LossyProxy(live_server)
     yield lossy
     lossy.close()
-
-
-def setup_chain(api: Client, ranks: int = 1, test_data: int = 1) -> tuple[str, str, list[str]]:
-    """A problem (mini-batches of 1) with `ranks` train data and an algo: (problem, algo, data)."""
-    tests = [new_uuid() for _ in range(test_data)]
-    problem = api.create_problem(workflow=new_uuid(), test_dataset=tests, size_train_dataset=1)
-    train = [new_uuid() for _ in range(ranks)]
-    api.create_data(uuids=tests + train, problems=problem.document["uuid"])
-    algo = api.create_algo(problem=problem.document["uuid"], name="logistic regression")
-    assert algo.new_learnuplets == ranks
-    return problem.document["uuid"], algo.document["uuid"], train
-
-
-def perfs(learnuplet: dict, perf: float) -> dict:
-    """A done report's performance fields: `perf` overall and for each of its data."""
-    return {"perf": perf, "train_perf": dict.fromkeys(learnuplet["train_data"], perf),
-            "test_perf": dict.fromkeys(learnuplet["test_data"], perf)}
 
 
 def test_the_client_covers_every_route_the_server_describes(api):
