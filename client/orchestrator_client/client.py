@@ -75,15 +75,18 @@ class Client:
     # --- no credentials needed ---------------------------------------------------------------
     def health(self) -> dict[str, str]:
         """`GET /health`: the process answers."""
-        return self.transport.request("GET", "/health").json()
+        status: dict[str, str] = self.transport.request("GET", "/health").json()
+        return status
 
     def ready(self) -> dict[str, str]:
         """`GET /ready`, asked once: Unavailable (503) while the database is down or behind."""
-        return self.transport.request("GET", "/ready", retry=NO_RETRY).json()
+        status: dict[str, str] = self.transport.request("GET", "/ready", retry=NO_RETRY).json()
+        return status
 
     def openapi(self) -> dict[str, Any]:
         """`GET /openapi.json`: the server's OpenAPI description."""
-        return self.transport.request("GET", "/openapi.json").json()
+        document: dict[str, Any] = self.transport.request("GET", "/openapi.json").json()
+        return document
 
     # --- creates: idempotent by uuid, so a uuid is chosen here when the caller gives none ----
     def create_problem(self, *, workflow: str, test_dataset: list[str], size_train_dataset: int,
@@ -133,7 +136,7 @@ class Client:
 
     def _holds(self, kind: TaskKind, uuid: str, worker: str) -> bool:
         task = self.tasks(kind).get(uuid)
-        return task["status"] == "pending" and task["worker"] == worker
+        return bool(task["status"] == "pending" and task["worker"] == worker)
 
     def heartbeat(self, kind: TaskKind, uuid: str, worker: str) -> int:
         """Extend the lease of a task `worker` holds; returns its new `lease_expires` (Unix

@@ -36,43 +36,37 @@ class Data(TypedDict):
     version: int
 
 
-class Learnuplet(TypedDict, total=False):
+class Task(TypedDict, total=False):
+    """What learnuplets and preduplets share: their state, claim and lease."""
+
     uuid: str
     problem: str
     workflow: str
+    status: Status
+    worker: str | None
+    timestamp_claimed: int | None
+    timestamp_done: int | None
+    lease_expires: int | None
+    attempts: int
+    lapsed_workers: list[str]  # once a claim has lapsed
+    version: int
+
+
+class Learnuplet(Task, total=False):
     algo: str
     rank: int
     train_data: list[str]
     test_data: list[str]
     model_start: str | None
     model_end: str
-    status: Status
-    worker: str | None
     perf: float | None
     train_perf: dict[str, float] | None
     test_perf: dict[str, float] | None
     timestamp_creation: int
-    timestamp_claimed: int | None
-    timestamp_done: int | None
-    lease_expires: int | None
-    attempts: int
-    lapsed_workers: list[str]
-    version: int
 
 
-class Preduplet(TypedDict, total=False):
-    uuid: str
-    problem: str
-    workflow: str
+class Preduplet(Task, total=False):
     data: str
     model: str
-    status: Status
-    worker: str | None
     prediction_storage_uuid: str | None
     timestamp_request: int
-    timestamp_claimed: int | None
-    timestamp_done: int | None
-    lease_expires: int | None
-    attempts: int
-    lapsed_workers: list[str]
-    version: int

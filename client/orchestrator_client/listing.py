@@ -6,7 +6,7 @@ began, even while documents are being added.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -22,7 +22,7 @@ class Page(Generic[D]):
     next_page_token: str | None  # None on the last page
 
 
-def query(filters: dict[str, FilterValue]) -> dict[str, str]:
+def query(filters: Mapping[str, FilterValue]) -> dict[str, str]:
     """Filters as query parameters: None is the literal `null` (docs/api.md, Filters)."""
     return {name: "null" if value is None else str(value) for name, value in filters.items()}
 
@@ -36,11 +36,17 @@ class Listing(Generic[D]):
 
     def get(self, uuid: str) -> D:
         """The document; NotFound if there is none."""
-        return self.transport.request("GET", f"/{self.collection}/{uuid}").json()
+        document: D = self.transport.request("GET", f"/{self.collection}/{uuid}").json()
+        return document
 
     def page(self, limit: int | None = None, page_token: str | None = None,
              **filters: FilterValue) -> Page[D]:
         """One page of the documents matching every filter (equality, AND)."""
+        return self.fetch_page(filters, limit, page_token)
+
+    def fetch_page(self, filters: Mapping[str, FilterValue], limit: int | None = None,
+                   page_token: str | None = None) -> Page[D]:
+        """page() with the filters as a mapping."""
         params = query(filters)
         if limit is not None:
             params["limit"] = str(limit)

@@ -39,7 +39,7 @@ class RetryPolicy:
 
     def delay(self, failures: int, retry_after: float | None = None) -> float:
         """Seconds to wait after the `failures`-th failure (1 for the first)."""
-        backoff = min(self.max_delay, self.first_delay * 2 ** (failures - 1))
+        backoff = min(self.max_delay, self.first_delay * 2.0 ** (failures - 1))
         backoff *= random.uniform(0.5, 1.0)
         if retry_after is not None:
             return min(self.max_delay, max(backoff, retry_after))
@@ -94,9 +94,9 @@ class Transport:
                 time.sleep(policy.delay(tries, _retry_after(response)))
                 continue
             if response.status_code >= 400:
-                error = error_from_response(response)
-                error.tries = tries
-                raise error
+                refused = error_from_response(response)
+                refused.tries = tries
+                raise refused
             return Answer(response, tries)
         raise AssertionError("unreachable: the last try returns or raises")
 

@@ -69,7 +69,8 @@ class Poller:
 
     def candidates(self) -> Iterator[tuple[TaskKind, dict[str, Any]]]:
         for kind in self.kinds:
-            page = self.client.tasks(kind).page(self.page_size, status="todo", **self.filters)
+            page = self.client.tasks(kind).fetch_page({**self.filters, "status": "todo"},
+                                                      self.page_size)
             for task in page.documents:
                 yield kind, task
 
@@ -89,8 +90,8 @@ class Worker:
         self.client, self.train, self.predict = client, train, predict
         self.uuid = worker or new_uuid()
         # preduplets first: a prediction is short, and someone is usually waiting for it
-        kinds: list[TaskKind] = [kind for kind, function in
-                                 (("preduplet", predict), ("learnuplet", train)) if function]
+        kinds: list[TaskKind] = ["preduplet"] if predict else []
+        kinds += ["learnuplet"] if train else []
         self.source = source or Poller(client, kinds, filters or {}, poll_seconds)
         self.heartbeat_fraction = heartbeat_fraction
         self.outcomes: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
@@ -200,11 +201,15 @@ class Worker:
 
     def _send(self, kind: TaskKind, uuid: str, report: dict[str, Any]) -> None:
         fields = {key: value for key, value in report.items() if key != "status"}
-        if kind == "learnuplet":
-            send = self.client.learn_done if report["status"] == "done" else self.client.learn_failed
+        done = report["status"] == "done"
+        if kind == "learnuplet" and done:
+            self.client.learn_done(uuid, worker=self.uuid, **fields)
+        elif kind == "learnuplet":
+            self.client.learn_failed(uuid, worker=self.uuid)
+        elif done:
+            self.client.pred_done(uuid, worker=self.uuid, **fields)
         else:
-            send = self.client.pred_done if report["status"] == "done" else self.client.pred_failed
-        send(uuid, worker=self.uuid, **fields)
+            self.client.pred_failed(uuid, worker=self.uuid)
 
     def _count(self, outcome: Outcome) -> Outcome:
         self.outcomes[outcome] += 1
