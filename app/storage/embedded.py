@@ -126,23 +126,20 @@ class EmbeddedStore(Store):
                     if matches(data, "problems", problem)]
 
     def stale_leases(self, collection: str, now: float, limit: int) -> list[str]:
-        found: list[str] = []
-        with self._locked():
-            for task in self._collections.get(collection, EMPTY).documents.values():
-                if matches(task, "status", "pending") and \
-                        any(expiry < now for expiry in numbers(task.get("lease_expires"))):
-                    found.append(task["_id"])
-                    if len(found) == limit:
-                        break
-        return found
+        return self._lapsed(collection, "", "_id", now, limit)
 
     def stale_running(self, now: float, limit: int) -> list[str]:
+        return self._lapsed("chain", "running_", "running", now, limit)
+
+    def _lapsed(self, collection: str, prefix: str, key: str, now: float, limit: int) -> list[str]:
+        """`key` of the documents whose `<prefix>status` is pending and `<prefix>lease_expires`
+        is before `now`."""
         found: list[str] = []
         with self._locked():
-            for chain in self._collections.get("chain", EMPTY).documents.values():
-                if matches(chain, "running_status", "pending") and \
-                        any(expiry < now for expiry in numbers(chain.get("running_lease_expires"))):
-                    found.append(chain["running"])
+            for document in self._collections.get(collection, EMPTY).documents.values():
+                if matches(document, prefix + "status", "pending") and \
+                        any(expiry < now for expiry in numbers(document.get(prefix + "lease_expires"))):
+                    found.append(document[key])
                     if len(found) == limit:
                         break
         return found
