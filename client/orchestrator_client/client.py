@@ -83,11 +83,6 @@ class Client:
         status: dict[str, str] = self.transport.request("GET", "/ready", retry=NO_RETRY).json()
         return status
 
-    def version(self) -> str:
-        """`GET /version`: the server's version."""
-        answer: dict[str, str] = self.transport.request("GET", "/version").json()
-        return answer["version"]
-
     def openapi(self) -> dict[str, Any]:
         """`GET /openapi.json`: the server's OpenAPI description."""
         document: dict[str, Any] = self.transport.request("GET", "/openapi.json").json()
