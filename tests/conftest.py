@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import signal
-import sys
 import threading
 import time
 import uuid as uuidlib
@@ -17,7 +16,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +24,6 @@ from pymongo import MongoClient, uri_parser
 from werkzeug.serving import make_server
 
 from app import BACKGROUND, create_app, stop_background
-
-# The client distribution (client/) is tested from its source tree, installed or not.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "client"))
 
 USER, PASSWORD = "operator", "s3cret-pass"
 MONGO_URI = os.environ.get("MONGO_URI")
