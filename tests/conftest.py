@@ -65,6 +65,12 @@ def app(config: dict[str, Any]):
 
 
 @pytest.fixture
+def ledgers(app):
+    """The app's ledgers: the registry (algos, data) and the streams."""
+    return app.extensions["orchestrator.ledger"]
+
+
+@pytest.fixture
 def store(app):
     """The app's store (MongoStore on MONGO_URI, else the embedded store in memory)."""
     return app.extensions["orchestrator.store"]

@@ -100,6 +100,12 @@ def post_raw(client: ApiClient, url: str, data: Any, content_type: str | None = 
     return client.flask.post(url, data=data, headers=headers)
 
 
+def use_store(monkeypatch: Any, ledgers: Any, store: Any) -> None:
+    """Both ledgers use `store` (e.g. a StoreSpy) for the rest of the test."""
+    monkeypatch.setattr(ledgers.registry, "store", store)
+    monkeypatch.setattr(ledgers.streams, "store", store)
+
+
 class StoreSpy:
     """Wraps a store (embedded or MongoDB) to record, and optionally fail, the calls made on it;
     works the same on both."""

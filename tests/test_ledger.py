@@ -6,18 +6,22 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from conftest import AUTH, new_uuid
-from helpers import StoreSpy, chain, claim, counts, done_body, problem_details, snapshot
+from helpers import (
+    StoreSpy,
+    chain,
+    claim,
+    counts,
+    done_body,
+    problem_details,
+    snapshot,
+    use_store,
+)
 
 THREADS = 24
 
 
 class SimulatedCrash(RuntimeError):
     """The process dies here."""
-
-
-@pytest.fixture
-def ledgers(app):
-    return app.extensions["orchestrator.ledger"]
 
 
 @pytest.fixture
@@ -29,11 +33,6 @@ def ledger(ledgers):
 @pytest.fixture
 def streams(ledgers):
     return ledgers.streams
-
-
-def use_store(monkeypatch, ledgers, store):
-    monkeypatch.setattr(ledgers.registry, "store", store)
-    monkeypatch.setattr(ledgers.streams, "store", store)
 
 
 def race(count, send):

@@ -2,14 +2,9 @@
 heartbeats and reports decide from it alone, and it always says what the learnuplet says."""
 import pytest
 from conftest import new_uuid
-from helpers import StoreSpy, bad_fields, chain, claim, done_body
+from helpers import StoreSpy, bad_fields, chain, claim, done_body, use_store
 
 from app.ledger import running
-
-
-@pytest.fixture
-def ledgers(app):
-    return app.extensions["orchestrator.ledger"]
 
 
 def new_chain(client, count=3, size=2):
@@ -21,8 +16,7 @@ def new_chain(client, count=3, size=2):
 
 def spy_on(monkeypatch, ledgers):
     spy = StoreSpy(ledgers.store)
-    monkeypatch.setattr(ledgers.registry, "store", spy)
-    monkeypatch.setattr(ledgers.streams, "store", spy)
+    use_store(monkeypatch, ledgers, spy)
     return spy
 
 

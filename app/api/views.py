@@ -132,8 +132,8 @@ def document_list(collection: str) -> Response:
     return response
 
 
-# Bookkeeping a client has no use for: the list order, and the chain version a learnuplet's
-# last event gave (streams.Reading.complete).
+# Bookkeeping a client has no use for: the list order, and the chain version earlier versions
+# stamped on a learnuplet (still in databases they wrote).
 NOT_SHOWN = ("seq", "chain_version")  # the chain documents, with `wrote`, are never shown
 
 

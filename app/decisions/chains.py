@@ -50,9 +50,9 @@ def _decision(streams: StreamLedger, event: Mapping[str, Any], algo: str, algos:
     def decide(reading: Reading) -> dict[str, Any] | None:
         if first:
             first.clear()
-            if not found:
-                found.update(_chains(streams, algos))
-            chain = found.get(algo)
+            if "chains" not in found:  # once, even if none exists yet
+                found["chains"] = _chains(streams, algos)
+            chain = found["chains"].get(algo)
         else:
             chain = streams.store.get("chain", algo)
         reading.observe(chain_stream(algo), "chain", algo, chain)

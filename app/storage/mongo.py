@@ -72,15 +72,18 @@ class MongoStore(Store):
         return [doc["_id"] for doc in found]
 
     def stale_leases(self, collection: str, now: float, limit: int) -> list[str]:
-        found = self.db[collection].find({"status": "pending", "lease_expires": {"$lt": now}},
-                                         {"_id": 1}, limit=limit)
-        return [doc["_id"] for doc in found]
+        return self._lapsed(collection, "", "_id", now, limit)
 
     def stale_running(self, now: float, limit: int) -> list[str]:
-        found = self.db.chain.find({"running_status": "pending",
-                                    "running_lease_expires": {"$lt": now}},
-                                   {"running": 1}, limit=limit)
-        return [doc["running"] for doc in found]
+        return self._lapsed("chain", "running_", "running", now, limit)
+
+    def _lapsed(self, collection: str, prefix: str, key: str, now: float, limit: int) -> list[str]:
+        """`key` of the documents whose `<prefix>status` is pending and `<prefix>lease_expires`
+        is before `now` (as EmbeddedStore._lapsed)."""
+        found = self.db[collection].find({prefix + "status": "pending",
+                                          prefix + "lease_expires": {"$lt": now}},
+                                         {key: 1}, limit=limit)
+        return [doc[key] for doc in found]
 
     def chain_running(self, learnuplet: str) -> dict[str, Any] | None:
         return self.db.chain.find_one({"running": learnuplet}, HIDDEN)
