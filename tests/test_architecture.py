@@ -21,7 +21,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "ledger": {"domain", "storage"},
     "decisions": {"domain", "storage", "ledger"},
     "delivery": {"domain", "storage", "ledger"},
-    "api": {"domain", "storage", "ledger", "decisions"},
+    "api": {"domain", "storage", "ledger", "decisions", "delivery"},
 }
 # third-party or standard modules -> the packages that may import them
 ONLY_IN: dict[str, set[str]] = {

@@ -194,6 +194,34 @@ def test_attempts_and_errors_are_counted_in_the_document(client, compute):
     assert doc["delivery_error"] is None
 
 
+def test_delivery_bookkeeping_never_writes_a_task_document(client, compute, store):
+    """The delivery ledger's writers run beside the claims': a server that updates a whole
+    document (FerretDB) would let a write of delivery state undo a claim. So attempts write
+    the outbox only, and the task's answer (and the push) shows its newest entry's state."""
+    compute.mode = "fail"
+    problem = client.problem(size=1)
+    new_data(client, problem)
+    uuid = new_algo(client, problem)["uuid"]
+    version = store.get("learnuplet", uuid)["version"]
+    wait_until(lambda: len(compute.received("/learn", uuid)) >= 2, DELIVERY_WAIT, what="2 pushes")
+    compute.accept()
+    delivered(client, "learnuplet", uuid)
+    stored = store.get("learnuplet", uuid)
+    assert not {"delivery", "delivery_attempts", "delivery_error", "delivery_version"} & set(stored)
+    entry = store.get("outbox", stored["delivery_entry"])
+    assert entry["task"] == uuid and entry["state"] == "delivered" and entry["attempts"] >= 3
+    assert stored["version"] == version  # not written since the event that made it todo
+    pushes = compute.received("/learn", uuid)
+    assert [push.body["delivery_attempts"] for push in pushes] == list(range(1, len(pushes) + 1))
+    assert "HTTP 500" in pushes[-1].body["delivery_error"]  # the failure before this attempt
+    assert all("delivery_entry" not in push.body for push in pushes)
+
+    assert claim(client, uuid).status_code == 200  # claimed after delivery: the answer agrees
+    doc = task(client, "learnuplet", uuid)
+    assert doc["status"] == "pending" and doc["delivery"] == "delivered"
+    assert "delivery_entry" not in doc
+
+
 def test_first_retry_comes_within_2_seconds(client, compute, caplog):
     caplog.set_level(logging.WARNING, logger="app.delivery")
     compute.mode = "fail"

@@ -62,7 +62,6 @@ class Task(Document):
     delivery: Literal["pending", "delivered"] = None  # type: ignore[assignment]
     delivery_attempts: int = None  # type: ignore[assignment]
     delivery_error: str | None = None
-    delivery_version: int = None  # type: ignore[assignment]
 
 
 class Learnuplet(Task):

@@ -9,10 +9,11 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..delivery.outbox import TASKS, delivery_fields
 from ..domain.errors import Invalid, NotFound
 from ..domain.permissions import READ
 from ..ledger import Ledgers
-from ..storage import Store
+from ..storage import Store, public
 from .answers import DOCUMENTS, list_answer
 from .auth import current_account
 from .errors import UnsupportedMediaType
@@ -103,7 +104,7 @@ def one_document(collection: str, uuid: str) -> Response:
     document = store().get(collection, uuid)
     if document is None:
         raise NotFound(f"no {collection} {uuid}")
-    return jsonify(shown(document))
+    return jsonify(shown(collection, [document])[0])
 
 
 def document_list(collection: str) -> Response:
@@ -121,7 +122,7 @@ def document_list(collection: str) -> Response:
     has_more = len(documents) > limit
     documents = documents[:limit]
     token = make_token(query, documents[-1]["seq"]) if has_more else None
-    body: dict[str, Any] = {f"{collection}s": [shown(doc) for doc in documents]}
+    body: dict[str, Any] = {f"{collection}s": shown(collection, documents)}
     if token:
         body["next_page_token"] = token
     response = jsonify(body)
@@ -132,13 +133,15 @@ def document_list(collection: str) -> Response:
     return response
 
 
-# Bookkeeping a client has no use for: the list order, and the chain version earlier versions
-# stamped on a learnuplet (still in databases they wrote).
-NOT_SHOWN = ("seq", "chain_version")  # the chain documents, with `wrote`, are never shown
-
-
-def shown(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key not in NOT_SHOWN}
+def shown(collection: str, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The documents as a client sees them; tasks with their delivery state when push
+    delivery is on (one read of the outbox for all of them)."""
+    if collection not in TASKS or not current_app.config["COMPUTE_URL"]:
+        return [public(document) for document in documents]
+    entries = {entry["uuid"]: entry for entry in store().get_many(
+        "outbox", [doc["delivery_entry"] for doc in documents if doc.get("delivery_entry")])}
+    return [public(document) | delivery_fields(entries.get(document.get("delivery_entry")))
+            for document in documents]
 
 
 def add_read_routes(bp: Blueprint, collection: str) -> None:

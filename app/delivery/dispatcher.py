@@ -16,8 +16,8 @@ from typing import Any
 import requests
 
 from ..ledger import Ledger
-from ..storage import Store
-from .outbox import DELIVERY_KINDS, PENDING_DELIVERY, SENDING
+from ..storage import Store, public
+from .outbox import DELIVERY_KINDS, PENDING_DELIVERY, SENDING, delivery_fields
 
 log = logging.getLogger(__name__)
 PATHS = {"learnuplet": "/learn", "preduplet": "/pred"}
@@ -122,7 +122,9 @@ class Dispatcher:
     def post(self, started: dict[str, Any]) -> str | None:
         """POST the task's current document; None on a 2xx answer, else what went wrong."""
         collection = started["collection"]
-        task = self.store.get(collection, started["task"])
+        # what a GET of the task answers (api/views.py shown)
+        task = public(self.store.get(collection, started["task"]) or {})
+        task |= delivery_fields(self.store.get("outbox", started["entry"]))
         url = self.url + PATHS[collection]
         try:
             response = self.session.post(url, json=task, timeout=self.timeout)

@@ -1,4 +1,4 @@
 """Storage: the only package that speaks to a database (see base.Store)."""
-from .base import HIDDEN_FIELDS, Duplicate, FieldOf, Store, Writes
+from .base import HIDDEN_FIELDS, Duplicate, FieldOf, Store, Writes, public
 
-__all__ = ["HIDDEN_FIELDS", "Duplicate", "FieldOf", "Store", "Writes"]
+__all__ = ["HIDDEN_FIELDS", "Duplicate", "FieldOf", "Store", "Writes", "public"]

@@ -13,6 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HIDDEN_FIELDS = ("_id", "seq")  # stored, never shown to a client
+# Bookkeeping a client has no use for: the list order; the chain version earlier versions
+# stamped on a learnuplet, and the delivery fields they wrote on tasks (still in databases they
+# wrote); a task's newest outbox entry (its answer shows that entry's state instead).
+NOT_SHOWN = ("seq", "chain_version", "delivery_version", "delivery_entry")
+
+
+def public(document: dict[str, Any]) -> dict[str, Any]:
+    """A document as a client sees it (the chain documents, with `wrote`, are never shown)."""
+    return {key: value for key, value in document.items() if key not in NOT_SHOWN}
 
 
 class Duplicate(Exception):
