@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import signal
+import sys
 import threading
 import time
 import uuid as uuidlib
@@ -16,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,9 @@ from pymongo import MongoClient, uri_parser
 from werkzeug.serving import make_server
 
 from app import BACKGROUND, create_app, stop_background
+
+# The client distribution (client/) is tested from its source tree, installed or not.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "client"))
 
 USER, PASSWORD = "operator", "s3cret-pass"
 MONGO_URI = os.environ.get("MONGO_URI")
