@@ -36,6 +36,7 @@ GET /learnuplet                         ok        ok         ok        ok       
 GET /learnuplet/<uuid>                  ok        ok         ok        ok         ok            ok
 GET /preduplet                          ok        ok         ok        ok         ok            ok
 GET /preduplet/<uuid>                   ok        ok         ok        ok         ok            ok
+GET /metrics                            ok        ok         ok        ok         ok            ok
 POST /problem                           ok        ok         ok        403        403           403
 POST /algo                              ok        ok         ok        403        403           403
 POST /data                              ok        ok         ok        403        403           403
@@ -156,6 +157,7 @@ def _read_cases() -> dict[str, Case]:
         cases[f"GET /{collection}/<uuid>"] = Case(
             f"{collection}.get", "GET", lambda world, c=collection: f"/{c}/{_one(world, c)}",
             task="preduplet")
+    cases["GET /metrics"] = Case("metrics.metrics", "GET", lambda world: "/metrics")
     return cases
 
 

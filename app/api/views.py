@@ -23,6 +23,7 @@ from .schemas import UUID_PATTERN, Body
 BodyT = TypeVar("BodyT", bound=Body)
 _UUID = re.compile(UUID_PATTERN)
 LEDGER, STORE, VERSION = "orchestrator.ledger", "orchestrator.store", "orchestrator.version"
+METRICS = "orchestrator.metrics"
 
 
 def ledger() -> Ledgers:
