@@ -115,8 +115,8 @@ class Dispatcher:
     def send(self, started: dict[str, Any]) -> None:
         try:
             error = self.post(started)
-            self.observe("delivered" if error is None else "failed")
             self.finish(started, error)
+            self.observe("delivered" if error is None else "failed")  # once recorded
         except Exception:
             log.exception("delivery bookkeeping failed for %s; it will be retried", started["entry"])
         finally:
