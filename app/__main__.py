@@ -37,7 +37,7 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 def serve() -> int:
     try:
-        configure_logging(load_config())
+        configure_logging(load_config(accounts_required=False))  # create_app checks accounts
         app = create_app()
     except ConfigError as error:
         print(f"orchestrator: cannot start: {error}", file=sys.stderr)

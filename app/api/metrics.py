@@ -66,10 +66,12 @@ class Metrics:
     def count_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request (the cost of every request: two dictionary lookups and
         two increments once the labels were seen)."""
+        if method not in METHODS:
+            method = OTHER
         key = (method, route, status)
         children = self._by_request.get(key)
         if children is None:
-            labels = (method if method in METHODS else OTHER, route, str(status))
+            labels = (method, route, str(status))
             children = (self._counters["requests"].labels(*labels),
                         self._counters["latency"].labels(*labels))
             self._by_request[key] = children
