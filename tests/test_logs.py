@@ -173,3 +173,10 @@ def test_no_password_or_hash_is_ever_logged(config, tmp_path, logs, monkeypatch,
     assert "orchestrator.access" in logged and logged.count("\n") > 20  # lines were captured
     leaked = sorted(secret for secret in secrets if secret in logged)
     assert leaked == []
+
+
+def test_lines_after_a_request_carry_no_request_id(client, logs):
+    buffer = logs("text")
+    client.flask.get("/health", headers={"X-Request-ID": "done-already"})
+    logging.getLogger("app").warning("between requests")
+    assert lines(buffer)[-1].endswith("[-] between requests")

@@ -71,6 +71,11 @@ def init_tracing(app: Flask, metrics: Metrics, timer: Callable[[], float]) -> No
             _log_access(method, served.path, route, status, seconds)
         return response
 
+    @app.teardown_request
+    def forget(error: BaseException | None) -> None:
+        # the thread may log outside requests next (gunicorn's worker, on exit)
+        _CURRENT.set(NO_REQUEST)
+
 
 def _log_access(method: str, path: str, route: str, status: int, seconds: float) -> None:
     account, milliseconds = authenticated_name(), round(seconds * 1000, 3)
