@@ -180,3 +180,9 @@ def test_lines_after_a_request_carry_no_request_id(client, logs):
     client.flask.get("/health", headers={"X-Request-ID": "done-already"})
     logging.getLogger("app").warning("between requests")
     assert lines(buffer)[-1].endswith("[-] between requests")
+
+
+def test_a_path_cannot_forge_a_log_line(client, logs):
+    buffer = logs("text")
+    client.get("/problem/x%0A2026-01-01 00:00:00,000 INFO orchestrator.access [-] forged")
+    assert len(lines(buffer)) == 1 and "\\n2026-01-01" in lines(buffer)[0]

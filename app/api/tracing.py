@@ -79,7 +79,14 @@ def init_tracing(app: Flask, metrics: Metrics, timer: Callable[[], float]) -> No
 
 def _log_access(method: str, path: str, route: str, status: int, seconds: float) -> None:
     account, milliseconds = authenticated_name(), round(seconds * 1000, 3)
+    method, path = _printable(method), _printable(path)
     access_log.info("%s %s %s %d %.1fms route=%s", account or "-", method, path, status,
                     milliseconds, route,
                     extra={"account": account, "method": method, "route": route, "path": path,
                            "status": status, "duration_ms": milliseconds})
+
+
+def _printable(text: str) -> str:
+    """`text`, with control characters escaped: a path (decoded from %0A...) must not start
+    a forged line of its own in the text log."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
