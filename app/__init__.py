@@ -69,13 +69,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_tracing(app, app.extensions[METRICS], time.perf_counter)  # first: sees every request
     register_error_handlers(app)
     add_security_headers(app)
-    public = frozenset() if app.config["METRICS_REQUIRE_AUTH"] else frozenset({metrics.ENDPOINT})
-    init_auth(app, authenticator, public)
     if app.config["CORS"]:
         CORS(app, expose_headers=["Link", REQUEST_ID_HEADER])
     for blueprint in (meta.bp, metrics.bp, problem.bp, algo.bp, data.bp, learnuplet.bp,
                       preduplet.bp):
         app.register_blueprint(blueprint)
+    init_auth(app, authenticator)  # after the blueprints: it reads their routes' settings
     check_every_route_declares_a_permission(app)
     register_commands(app)
     if serving:

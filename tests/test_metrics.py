@@ -185,3 +185,12 @@ def test_pushes_and_the_backlog_are_counted(make_app, compute, mode, outcome):
     assert backlog == (0 if outcome == "delivered" else 1)
     assert value(samples, "orchestrator_ledger_applied_version", ledger="delivery") >= 2
     assert value(samples, "orchestrator_ledger_unapplied_events", ledger="delivery") == 0
+
+
+def test_the_api_document_follows_the_setting(app, make_app):
+    def operation(created):
+        return created.test_client().get("/openapi.json").get_json()["paths"]["/metrics"]["get"]
+
+    protected, public = operation(app), operation(make_app(METRICS_REQUIRE_AUTH=False))
+    assert protected["security"] == [{"basic": []}] and "401" in protected["responses"]
+    assert public["security"] == [] and "401" not in public["responses"]

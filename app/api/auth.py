@@ -72,13 +72,13 @@ class Authenticator:
         return None
 
 
-def init_auth(app: Flask, authenticator: Authenticator, public: frozenset[str] = frozenset()
-              ) -> None:
-    """Basic auth on every route but PUBLIC_ENDPOINTS and `public` (/metrics, by setting).
+def init_auth(app: Flask, authenticator: Authenticator) -> None:
+    """Basic auth on every route but PUBLIC_ENDPOINTS and those a setting opens
+    (public_by_setting).
 
     Werkzeug parses the header; the rest is done here rather than by Flask-HTTPAuth, whose
     layers cost about 10 µs a request (measured; the benchmark counts them)."""
-    public_endpoints = PUBLIC_ENDPOINTS | public
+    public_endpoints = PUBLIC_ENDPOINTS | public_by_setting(app)
 
     @app.before_request
     def require_login() -> Response | None:
@@ -101,6 +101,14 @@ def _unauthorized() -> Response:
     return problem_response(401, "Unauthorized", "Valid HTTP basic credentials are required.",
                             "unauthorized",
                             headers={"WWW-Authenticate": 'Basic realm="orchestrator"'})
+
+
+def public_by_setting(app: Flask) -> set[str]:
+    """The routes whose `auth_setting` (views.documented) is off: GET /metrics with
+    METRICS_REQUIRE_AUTH=false."""
+    return {endpoint for endpoint, view in app.view_functions.items()
+            if (setting := getattr(view, "openapi", {}).get("auth_setting"))
+            and not app.config[setting]}
 
 
 def permission_of(app: Flask, endpoint: str) -> str:
