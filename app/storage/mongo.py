@@ -1,16 +1,16 @@
 """The store on MongoDB (or any MongoDB-protocol server): the only code that speaks pymongo."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pymongo
-from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne, uri_parser
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument, UpdateOne, uri_parser
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from .base import HIDDEN_FIELDS, Duplicate, Store, Writes, copied_from, filled_in
-from .indexes import INDEXES, indexes_for, on_array_field
+from .indexes import INDEXES, UNIQUE, indexes_for, on_array_field
 
 HIDDEN = {name: 0 for name in HIDDEN_FIELDS}
 DUPLICATE_KEY, INDEX_NOT_FOUND = 11000, 27
@@ -21,6 +21,7 @@ HEADS = "ledger"
 # The sweeper's read of recent events runs in the background, and is a scan on FerretDB
 # (which uses no index but _id's): it may take longer than a request's DB_TIMEOUT_SECONDS.
 BACKGROUND_SCAN_SECONDS = 60
+APPEND_BATCH, SCAN_BATCH = 100, 1000
 
 
 def chunks(items: list[Any]) -> list[list[Any]]:
@@ -111,6 +112,9 @@ class MongoStore(Store):
     def event(self, events: str, number: int | str) -> dict[str, Any] | None:
         return self.db[events].find_one({"_id": number})
 
+    def events_by_key(self, events: str, keys: list[Any]) -> list[dict[str, Any]]:
+        return list(self.db[events].find({"_id": {"$in": keys}}))
+
     def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
         return list(self.db[events].find({"_id": {"$gt": number}}, sort=[("_id", ASCENDING)],
                                          limit=limit))
@@ -120,6 +124,32 @@ class MongoStore(Store):
         with pymongo.timeout(BACKGROUND_SCAN_SECONDS):
             return list(self.db[events].find({"minute": minute, "ms": {"$gte": ms}},
                                              sort=[("ms", ASCENDING)], limit=limit))
+
+    def append(self, collection: str, entries: list[dict[str, Any]]) -> int:
+        inserted = 0
+        # FerretDB sends insert_many in batches of 100 and goes on after a failed batch: send
+        # at most 100 at a time, so an ordered insert stops at the first taken entry
+        for start in range(0, len(entries), APPEND_BATCH):
+            batch = entries[start:start + APPEND_BATCH]
+            try:
+                self.db[collection].insert_many(batch, ordered=True)
+            except BulkWriteError as error:
+                errors = error.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                return inserted + error.details.get("nInserted", 0)
+            inserted += len(batch)
+        return inserted
+
+    def last(self, collection: str) -> dict[str, Any] | None:
+        return self.db[collection].find_one({}, sort=[("_id", DESCENDING)])
+
+    def scan(self, collection: str, filters: Mapping[str, Any], order: str,
+             start: Any = None) -> Iterator[dict[str, Any]]:
+        query = {**filters, order: {"$gte": start}} if start is not None else dict(filters)
+        # each batch is one round trip within DB_TIMEOUT_SECONDS (verify raises it)
+        yield from self.db[collection].find(query, sort=[(order, ASCENDING)],
+                                            batch_size=SCAN_BATCH)
 
     def checkpoint(self, name: str) -> int:
         doc = self.db[HEADS].find_one({"_id": name})
@@ -208,6 +238,9 @@ class MongoStore(Store):
         for name, indexes in indexes_for(multikey).items():
             for keys in indexes:
                 self.db[name].create_index(keys)
+        for name, indexes in UNIQUE.items():
+            for keys in indexes:
+                self.db[name].create_index(keys, unique=True)
         if not multikey:
             self._drop_array_indexes()
 
