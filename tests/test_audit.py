@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -269,3 +271,22 @@ def test_verify_catches_an_extra_document(tampered, store, ledgers):
     tamper.insert("learnuplet", {**orphan, "seq": "9"})
     with pytest.raises(Tampered, match=r"learnuplet: 3 documents stored, 2 written .*\(\+1\)"):
         verify(ledgers)
+
+
+def test_racing_sealers_seal_each_event_once(client, ledgers, store):
+    """One sealer per server process: racing, they still seal every event exactly once."""
+    for _ in range(3):
+        build(client)
+    sealers = [Sealer(ledgers.streams, settle_seconds=0) for _ in range(4)]
+    barrier = threading.Barrier(len(sealers))
+
+    def seal_round(sealer: Sealer) -> int:
+        barrier.wait(timeout=30)
+        return sealer.seal()
+
+    with ThreadPoolExecutor(len(sealers)) as pool:
+        sealed = sum(pool.map(seal_round, sealers))
+    sealed += sum(sealer.seal() for sealer in sealers)  # rounds cut short by a rival go on
+    events = len(store.dump("events")) + len(store.dump("stream_events"))
+    assert sealed == events == len(store.dump("audit")) == 21
+    assert verify(ledgers).events == events

@@ -57,6 +57,8 @@ DOMAIN: list[Shape] = [
     *[_shape(c, {"minute"}, (("ms", 1),), "Sealer: events_in_minute")
       for c in ("events", "stream_events", "audit")],
     _shape("audit", set(), (("_id", -1),), "MongoStore.last"),
+    *[_shape(c, set(), (("minute", 1),), "Sealer: first_minute_after (catching up)")
+      for c in ("events", "stream_events")],
     _shape("audit", {"source"}, (("key", 1),), "Verifier: scan of a source's entries"),
     # GET /events (filters: kind, collection -> collections, uuid -> uuids; after: a seq range)
     # and GET /<collection>/<uuid>/history (documents), in chain order (`seq`)

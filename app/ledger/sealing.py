@@ -2,8 +2,10 @@
 
 It reads events minute by minute, as the stream sweep does (an equality on the commit
 minute, which a server without usable indexes, FerretDB, answers cheaply), from its
-checkpoint less the clock skew allowed between servers, up to events settled for
-`settle_seconds` (their writers have applied them, or the sweep will). An event is sealed
+checkpoint less the clock skew allowed between servers (from the first event, on a database
+never sealed), up to events settled for `settle_seconds` (their writers have applied them,
+or the sweep will). Catching up, it skips the minutes without events (one range query per
+source, never in the steady state: on FerretDB a range is a scan). An event is sealed
 only once applied, so the audit chain never names a change the documents do not show yet;
 the round stops before the first unapplied one, which a later round seals. Within a round
 the events are sealed in commit-time order, each stream's in its own order.
@@ -20,7 +22,6 @@ from .streams import MINUTE_MS, StreamLedger
 log = logging.getLogger(__name__)
 CHECKPOINT = "audit"  # the ledger document holding the sealer's checkpoint (ms)
 SKEW_MS = 10_000  # as the stream sweep's: servers' clocks may differ by this much
-FIRST_MS = 600_000  # a database never sealed is sealed from 10 minutes back
 MINUTES_PER_ROUND = 20
 
 
@@ -39,13 +40,13 @@ class Sealer:
         """One round; returns how many events it sealed."""
         settled = int((self.streams.clock.now() - self.settle_seconds) * 1000)
         checkpoint = self.store.checkpoint(CHECKPOINT)
-        since = max(0, checkpoint - SKEW_MS) if checkpoint else settled - FIRST_MS
+        since = max(0, checkpoint - SKEW_MS)
         last, sealed = head(self.store), 0
         for _ in range(MINUTES_PER_ROUND):
             if since > settled:
                 break
             minute = since // MINUTE_MS
-            fresh, complete = self._unsealed(minute, since, settled)
+            fresh, complete, seen = self._unsealed(minute, since, settled)
             entries = self._entries(fresh, last)
             if entries:
                 if self.store.append(AUDIT, entries) < len(entries):
@@ -54,28 +55,39 @@ class Sealer:
                 last = {"version": entries[-1]["_id"], "hash": entries[-1]["hash"]}
             if not complete:  # an unapplied event: seal it (and what follows) next round
                 break
-            since = min(settled + 1, (minute + 1) * MINUTE_MS)
+            since = min(settled + 1, self._next_minute(minute, seen, settled) * MINUTE_MS)
             self.store.move_checkpoint(CHECKPOINT, since)
         if sealed:
             log.debug("sealed %d event(s), audit head %d", sealed, last["version"])
         return sealed
 
+    def _next_minute(self, minute: int, seen: bool, settled: int) -> int:
+        """The next minute to read: the one after `minute`, or, catching up past a minute
+        without events, the next one that has some."""
+        if seen or minute >= settled // MINUTE_MS - 1:
+            return minute + 1
+        later = [found for source in SOURCES
+                 if (found := self.store.first_minute_after(source, minute)) is not None]
+        return min(later, default=settled // MINUTE_MS + 1)
+
     def _unsealed(self, minute: int, since: int, settled: int
-                  ) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+                  ) -> tuple[list[tuple[str, dict[str, Any]]], bool, bool]:
         """The events of `minute` from `since` to `settled` not sealed yet, in the order to seal
-        them, up to the first unapplied one; and whether none was left out for that reason."""
+        them, up to the first unapplied one; whether none was left out for that reason; and
+        whether the minute had any event at all."""
         taken = {(entry["source"], entry["key"])
                  for entry in self.store.events_in_minute(AUDIT, minute, since, 0)}
-        found = [(source, event) for source in SOURCES
-                 for event in self.store.events_in_minute(source, minute, since, 0)
+        events = [(source, event) for source in SOURCES
+                  for event in self.store.events_in_minute(source, minute, since, 0)]
+        found = [(source, event) for source, event in events
                  if event["ms"] <= settled and (source, event["_id"]) not in taken]
         found.sort(key=lambda item: (item[1]["ms"], item[0], str(item[1]["_id"])))
         found = _streams_in_order(found)
         applied = self._applied(found)
         for index, (source, event) in enumerate(found):
             if (source, event["_id"]) not in applied:
-                return found[:index], False
-        return found, True
+                return found[:index], False, True
+        return found, True, bool(events)
 
     def _applied(self, found: list[tuple[str, dict[str, Any]]]) -> set[tuple[str, Any]]:
         registry_head = self.store.head(self.registry_head) or 0

@@ -27,6 +27,14 @@ DERIVED = ("problem", "algo", "data", "chain", "learnuplet", "preduplet")
 PROGRESS_EVERY = 10_000
 
 
+MISSING = "(missing)"
+
+
+def _shown(document: dict[str, Any], field: str) -> str:
+    text = repr(document.get(field, MISSING))
+    return f"{field}={text[:80]}{'...' if len(text) > 80 else ''}"
+
+
 class Tampered(Exception):
     """The first thing found that the events do not account for."""
 
@@ -47,9 +55,10 @@ class Report:
 
 
 class Verifier:
-    def __init__(self, ledgers: Ledgers, progress: Callable[[str], None] | None = None):
+    def __init__(self, ledgers: Ledgers, progress: Callable[[str], None] | None = None,
+                 store: Store | None = None):
         self.ledgers = ledgers
-        self.store: Store = ledgers.store
+        self.store: Store = store or ledgers.store
         self.progress = progress or (lambda line: None)
         self.report = Report()
         self.derived = dict.fromkeys(DERIVED, 0)
@@ -151,9 +160,10 @@ class Verifier:
                 raise Tampered(f"{collection} {uuid} ({where} creates it) is missing")
             if stored[uuid] != doc:
                 fields = sorted(name for name in {*doc, *stored[uuid]}
-                                if doc.get(name) != stored[uuid].get(name))
+                                if doc.get(name, MISSING) != stored[uuid].get(name, MISSING))
                 raise Tampered(f"{collection} {uuid} differs from what {where} wrote: "
-                               f"{', '.join(fields)}")
+                               f"{', '.join(fields)} (stored {_shown(stored[uuid], fields[0])}, "
+                               f"the events give {_shown(doc, fields[0])})")
         extra = sorted(set(stored) - set(derived))
         if extra:
             raise Tampered(f"{collection} {extra[0]} is not written by any event ({where})")

@@ -43,7 +43,8 @@ class Writes:
 class FieldOf:
     """The value of `field` of the document (`collection`, `uuid`), which an earlier update of
     the same write changes. For fields that never change: an event copies them without reading
-    them first, and on a server (MongoStore) the earlier update returns them in its round trip."""
+    them first, and on a server (MongoStore) the earlier update returns them in its round trip.
+    A write without that update (part of an event, applied again) reads them."""
 
     collection: str
     uuid: str
@@ -168,6 +169,10 @@ class Store(ABC):
         """Every document matching `filters` (top-level equalities), whole (`_id` included),
         by `order` ascending, from `start` on (inclusive) when given; read in batches, so
         memory stays bounded however many there are."""
+
+    @abstractmethod
+    def first_minute_after(self, events: str, minute: int) -> int | None:
+        """The lowest `minute` of an event committed after `minute`, or None."""
 
     @abstractmethod
     def checkpoint(self, name: str) -> int:

@@ -233,6 +233,11 @@ class EmbeddedStore(Store):
                 batch = [copy(document) for document in found[index:index + 1000]]
             yield from batch
 
+    def first_minute_after(self, events: str, minute: int) -> int | None:
+        with self._locked():
+            return min((found for event in self._collections.get(events, EMPTY).documents.values()
+                        for found in numbers(event.get("minute")) if found > minute), default=None)
+
     def checkpoint(self, name: str) -> int:
         with self._locked():
             found = self._collections.get(HEADS, EMPTY).documents.get(name)

@@ -9,7 +9,7 @@ from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument, UpdateOn
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from .base import HIDDEN_FIELDS, Duplicate, Store, Writes, copied_from, filled_in
+from .base import HIDDEN_FIELDS, Duplicate, FieldOf, Store, Writes, copied_from, filled_in
 from .indexes import INDEXES, UNIQUE, indexes_for, on_array_field
 
 HIDDEN = {name: 0 for name in HIDDEN_FIELDS}
@@ -151,6 +151,12 @@ class MongoStore(Store):
         yield from self.db[collection].find(query, sort=[(order, ASCENDING)],
                                             batch_size=SCAN_BATCH)
 
+    def first_minute_after(self, events: str, minute: int) -> int | None:
+        with pymongo.timeout(BACKGROUND_SCAN_SECONDS):
+            found = self.db[events].find_one({"minute": {"$gt": minute}}, {"minute": 1},
+                                             sort=[("minute", ASCENDING)])
+        return None if found is None else found["minute"]
+
     def checkpoint(self, name: str) -> int:
         doc = self.db[HEADS].find_one({"_id": name})
         return 0 if doc is None else doc["ms"]
@@ -198,6 +204,7 @@ class MongoStore(Store):
             for uuid, fields, version in changes:
                 # $not matches a document with no version field yet, as well as older ones
                 query = {"_id": uuid, version_field: {"$not": {"$gte": version}}}
+                self._read_sources(fields, copied, sources)
                 change = {"$set": {**filled_in(fields, copied), version_field: version}}
                 if (name, uuid) in sources:
                     copied[(name, uuid)] = self._update_returning(name, query, change,
@@ -206,6 +213,16 @@ class MongoStore(Store):
                     plain.append((query, change))
             for chunk in chunks(plain):
                 self._update(name, chunk)
+
+    def _read_sources(self, fields: dict[str, Any], copied: dict[tuple[str, str], dict[str, Any]],
+                      sources: dict[tuple[str, str], set[str]]) -> None:
+        """Read the fields copied from a document this write does not update before (a write
+        that re-applies part of an event): they never change, so reading them is the same."""
+        for value in fields.values():
+            key = (value.collection, value.uuid) if isinstance(value, FieldOf) else None
+            if key is not None and key not in copied:
+                found = self.db[key[0]].find_one({"_id": key[1]}, dict.fromkeys(sources[key], 1))
+                copied[key] = {name: found.get(name) for name in sources[key]} if found else {}
 
     def _update_returning(self, name: str, query: dict[str, Any], change: dict[str, Any],
                           fields: set[str]) -> dict[str, Any]:
