@@ -2,15 +2,20 @@
 document's history, and verify, which must catch every kind of tampering."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import USER, new_uuid
+from conftest import AUTH, USER, ApiClient, new_uuid
 from helpers import chain, claim, done_body
+from realserver import run_verify
 
 from app.ledger.audit import GENESIS, canonical, chained
 from app.ledger.sealing import Sealer
@@ -290,3 +295,44 @@ def test_racing_sealers_seal_each_event_once(client, ledgers, store):
     events = len(store.dump("events")) + len(store.dump("stream_events"))
     assert sealed == events == len(store.dump("audit")) == 21
     assert verify(ledgers).events == events
+
+
+def test_the_verify_command(make_app, config, tmp_path):
+    """`python -m app verify` on the server's settings: intact, then not, with exit codes."""
+    settings = {"MONGO_URI": config["MONGO_URI"]} if "MONGO_URI" in config else \
+        {"DATA_DIR": str(tmp_path / "data")}
+    app = make_app(**settings)
+    client = ApiClient(app.test_client())
+    build(client)
+    ledgers = app.extensions["orchestrator.ledger"]
+    seal(ledgers)
+    head = client.get("/ledger").get_json()
+    store = app.extensions["orchestrator.store"]
+    first = store.get("learnuplet", client.get("/learnuplet").get_json()["learnuplets"][0]["uuid"])
+    if "DATA_DIR" in settings:
+        store.close()  # the embedded store serves one process: verify's, now
+    done = run_verify(**settings)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"intact: audit chain head {head['version']} ({head['hash']})")
+    done = run_verify("--from", "2", "--hash", "0" * 64, **settings)
+    assert done.returncode == 1 and "NOT INTACT: audit entry 2 has hash" in done.stdout
+    assert run_verify("--from", "2", **settings).returncode == 2
+    if "MONGO_URI" in settings:  # and a document edited behind the Orchestrator's back
+        Tamper(store).edit("learnuplet", first["uuid"], perf=0.123)
+        done = run_verify(**settings)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"learnuplet {first['uuid']} differs" in done.stdout and "perf=0.123" in done.stdout
+
+
+def test_the_recomputation_in_docs_audit_md_runs_as_written(client, ledgers, live_server):
+    for _ in range(2):
+        build(client)
+    seal(ledgers)
+    text = (Path(__file__).resolve().parent.parent / "docs" / "audit.md").read_text()
+    [code] = re.findall(r"```python\n(.*?)```", text, re.S)
+    code = code.replace('"http://localhost:5000"', repr(live_server)).replace(
+        '("admin", "change-me")', repr(AUTH)).replace('{"limit": 1000}', '{"limit": 5}')
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(compile(code, "docs/audit.md", "exec"), {})  # pages of 5: it follows the tokens
+    assert output.getvalue() == f"chain intact, head {client.get('/ledger').get_json()['hash']}\n"
