@@ -47,7 +47,7 @@ class Sealer:
                 break
             minute = since // MINUTE_MS
             fresh, complete, seen = self._unsealed(minute, since, settled)
-            entries = self._entries(fresh, last)
+            entries = chain_entries(fresh, last)
             if entries:
                 if self.store.append(AUDIT, entries) < len(entries):
                     return sealed  # another server sealed meanwhile: its round goes on
@@ -82,7 +82,7 @@ class Sealer:
         found = [(source, event) for source, event in events
                  if event["ms"] <= settled and (source, event["_id"]) not in taken]
         found.sort(key=lambda item: (item[1]["ms"], item[0], str(item[1]["_id"])))
-        found = _streams_in_order(found)
+        found = streams_in_order(found)
         applied = self._applied(found)
         for index, (source, event) in enumerate(found):
             if (source, event["_id"]) not in applied:
@@ -97,19 +97,8 @@ class Sealer:
                 if (event["_id"] <= registry_head if source == REGISTRY
                     else event["_id"] not in unapplied)}
 
-    @staticmethod
-    def _entries(found: list[tuple[str, dict[str, Any]]], last: dict[str, Any]
-                 ) -> list[dict[str, Any]]:
-        entries, number, prev = [], last["version"], last["hash"]
-        for source, event in found:
-            number += 1
-            entry = entry_for(number, prev, source, event)
-            entries.append(entry)
-            prev = entry["hash"]
-        return entries
 
-
-def _streams_in_order(found: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+def streams_in_order(found: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
     """Keep the places `found` gives each stream's events, but put them in their stream's order
     (clocks of different servers may disagree on which of two came first; `n` does not)."""
     places: dict[Any, list[int]] = {}
@@ -122,3 +111,15 @@ def _streams_in_order(found: list[tuple[str, dict[str, Any]]]) -> list[tuple[str
         for index, item in zip(indexes, events):
             ordered[index] = item
     return ordered
+
+
+def chain_entries(found: list[tuple[str, dict[str, Any]]], last: dict[str, Any]
+                  ) -> list[dict[str, Any]]:
+    """The audit entries sealing `found`, in order, after the entry `last` (version, hash)."""
+    entries, number, prev = [], last["version"], last["hash"]
+    for source, event in found:
+        number += 1
+        entry = entry_for(number, prev, source, event)
+        entries.append(entry)
+        prev = entry["hash"]
+    return entries
