@@ -36,9 +36,10 @@ from app.delivery.outbox import schedule_deliveries
 from app.domain.planning import learnuplet_uuid
 from app.domain.states import DONE
 from app.ledger import Reading, StreamLedger, running, seq_of
-from app.ledger.events import LEARNUPLET, REGISTRY_KINDS, STREAM_KINDS
 from app.ledger.audit import AUDIT, GENESIS
+from app.ledger.audit import HEAD as AUDIT_HEAD
 from app.ledger.audit import REGISTRY as AUDIT_REGISTRY
+from app.ledger.events import LEARNUPLET, REGISTRY_KINDS, STREAM_KINDS
 from app.ledger.sealing import CHECKPOINT as SEALED
 from app.ledger.sealing import chain_entries, streams_in_order
 from app.ledger.streams import CHECKPOINT, EVENTS
@@ -258,7 +259,9 @@ class History:
         # first scenario runs).
         swept = max(int(time.time() * 1000), self.stream_events[-1]["ms"] if self.stream_events else 0)
         db[HEADS].insert_many([{"_id": "head", "version": len(self.registry_events)},
-                               {"_id": CHECKPOINT, "ms": swept}, {"_id": SEALED, "ms": swept}])
+                               {"_id": CHECKPOINT, "ms": swept}, {"_id": SEALED, "ms": swept},
+                               {"_id": AUDIT_HEAD, "version": len(self.registry_events)
+                                + len(self.stream_events)}])
         return counts
 
     def sealed(self) -> list[dict[str, Any]]:

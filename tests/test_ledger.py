@@ -5,9 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-
-from app.ledger.sealing import Sealer
-from app.ledger.verify import Verifier
 from conftest import AUTH, new_uuid
 from helpers import (
     StoreSpy,
@@ -19,6 +16,9 @@ from helpers import (
     snapshot,
     use_store,
 )
+
+from app.ledger.sealing import Sealer
+from app.ledger.verify import Verifier
 
 THREADS = 24
 
@@ -528,7 +528,8 @@ def test_a_decision_whose_reads_were_written_meanwhile_is_decided_again(client, 
     def conflicting_upload():  # someone registers data for the same problem meanwhile
         ms = int(time.time() * 1000)  # as any server commits it (commit.py)
         db.insert_event("events", {"_id": head + 1, "kind": "data_registered", "at": ms // 1000,
-                                   "ms": ms, "minute": ms // 60_000, "by": "other", "reads": [], "writes": ["data", f"data:{problem}"],
+                                   "ms": ms, "minute": ms // 60_000, "by": "other", "reads": [],
+                                   "writes": ["data", f"data:{problem}"],
                                    "data": [new_uuid()], "problems": [problem], "algos": []})
 
     decisions = _deciding(ledger, monkeypatch, conflicting_upload)

@@ -24,6 +24,7 @@ from typing import Any
 from ..storage import Store
 
 AUDIT = "audit"
+HEAD = "audit"  # the ledger document with the last sealed number (head() says why a hint)
 REGISTRY, STREAMS = "events", "stream_events"  # where the sealed events are kept
 SOURCES = (REGISTRY, STREAMS)
 GENESIS = "0" * 64  # the `prev` of entry 1
@@ -87,7 +88,17 @@ def entry_for(number: int, prev: str, source: str, event: dict[str, Any]) -> dic
 
 
 def head(store: Store) -> dict[str, Any]:
-    """The last entry's number and hash (0 and GENESIS before anything is sealed)."""
-    last = store.last(AUDIT)
-    return {"version": last["_id"], "hash": last["hash"]} if last else \
-        {"version": 0, "hash": GENESIS}
+    """The last entry's number and hash (0 and GENESIS before anything is sealed).
+
+    Found from the head document the sealers move (HEAD: a hint, which racing sealers may
+    leave a little behind), then entry by entry by key: lookups by `_id` only, since a
+    server without usable indexes (FerretDB) would sort the whole chain to find its last
+    entry. A hint that names no entry (the chain was cut) falls back to that sort."""
+    version = store.head(HEAD) or 0
+    entry = store.event(AUDIT, version) if version else None
+    if version and entry is None:
+        entry = store.last(AUDIT)
+        version = entry["_id"] if entry else 0
+    while (following := store.event(AUDIT, version + 1)) is not None:
+        version, entry = version + 1, following
+    return {"version": version, "hash": entry["hash"] if entry else GENESIS}

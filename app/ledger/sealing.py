@@ -16,11 +16,11 @@ import logging
 from typing import Any
 
 from ..storage import Store
-from .audit import AUDIT, REGISTRY, SOURCES, STREAMS, entry_for, head
+from .audit import AUDIT, HEAD, REGISTRY, SOURCES, STREAMS, entry_for, head
 from .streams import MINUTE_MS, StreamLedger
 
 log = logging.getLogger(__name__)
-CHECKPOINT = "audit"  # the ledger document holding the sealer's checkpoint (ms)
+CHECKPOINT = "sealed"  # the ledger document holding the sealer's checkpoint (ms)
 SKEW_MS = 10_000  # as the stream sweep's: servers' clocks may differ by this much
 MINUTES_PER_ROUND = 20
 
@@ -49,8 +49,11 @@ class Sealer:
             fresh, complete, seen = self._unsealed(minute, since, settled)
             entries = chain_entries(fresh, last)
             if entries:
-                if self.store.append(AUDIT, entries) < len(entries):
-                    return sealed  # another server sealed meanwhile: its round goes on
+                appended = self.store.append(AUDIT, entries)
+                if appended:
+                    self._move_head(entries[appended - 1]["_id"])
+                if appended < len(entries):
+                    return sealed + appended  # another server sealed meanwhile: it goes on
                 sealed += len(entries)
                 last = {"version": entries[-1]["_id"], "hash": entries[-1]["hash"]}
             if not complete:  # an unapplied event: seal it (and what follows) next round
@@ -60,6 +63,11 @@ class Sealer:
         if sealed:
             log.debug("sealed %d event(s), audit head %d", sealed, last["version"])
         return sealed
+
+    def _move_head(self, version: int) -> None:
+        if self.store.head(HEAD) is None:
+            self.store.create_head(HEAD)
+        self.store.move_head(HEAD, version)
 
     def _next_minute(self, minute: int, seen: bool, settled: int) -> int:
         """The next minute to read: the one after `minute`, or, catching up past a minute
@@ -108,7 +116,7 @@ def streams_in_order(found: list[tuple[str, dict[str, Any]]]) -> list[tuple[str,
     for indexes in places.values():
         events = sorted((found[index] for index in indexes),
                         key=lambda item: item[1].get("n", item[1]["_id"]))
-        for index, item in zip(indexes, events):
+        for index, item in zip(indexes, events, strict=True):
             ordered[index] = item
     return ordered
 

@@ -24,7 +24,7 @@ from typing import Any
 from ..storage import Store
 from ..storage.embedded import EmbeddedStore
 from . import Ledgers
-from .audit import AUDIT, GENESIS, REGISTRY, SOURCES, STREAMS, chained, entry_for
+from .audit import AUDIT, GENESIS, REGISTRY, STREAMS, chained, entry_for
 from .sealing import CHECKPOINT, SKEW_MS
 
 DERIVED = ("problem", "algo", "data", "chain", "learnuplet", "preduplet")
@@ -143,7 +143,6 @@ class Verifier:
 
     # -- 2 and 3, the registry: algos and data -------------------------------------------------
     def check_registry(self) -> None:
-        registry = self.ledgers.registry
         for event in self._sealed_events(REGISTRY):
             self._derived(self._registry_scratch(event), ("algo", "data"), (REGISTRY, event["_id"]))
             self.facts.registered(event)

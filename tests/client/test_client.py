@@ -6,8 +6,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from app.ledger.sealing import Sealer
 from client_helpers import FAST_RETRY, perfs, setup_chain
 from conftest import AUTH, new_uuid
 from lossy_proxy import LossyProxy
@@ -24,6 +22,7 @@ from orchestrator_client import (
 )
 
 from app import __version__ as app_version
+from app.ledger.sealing import Sealer
 
 PREFIX = "urn:morpheo:orchestrator:problem:"
 
