@@ -116,6 +116,17 @@ class Store(ABC):
         """The chain document whose running learnuplet is this one, without hidden fields."""
 
     @abstractmethod
+    def running_chains(self, status: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` chain documents whose running learnuplet has `status` (kept on the
+        chain, ledger/running.py), soonest lease expiry first (the dashboard's workers page)."""
+
+    @abstractmethod
+    def newest(self, collection: str, field: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` documents with the greatest `field` (a timestamp), greatest first,
+        later `seq` first on a tie; documents where it is null or missing are left out.
+        Documents keep `seq`, not the key (the dashboard's recent changes and reports)."""
+
+    @abstractmethod
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         """Outbox entries in one of `states` whose next attempt is due, oldest first."""
 

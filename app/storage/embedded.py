@@ -19,6 +19,7 @@ a directory, so that both behave alike and never alias a caller's dicts.
 from __future__ import annotations
 
 import gc
+import heapq
 import json
 import logging
 import os
@@ -150,6 +151,21 @@ class EmbeddedStore(Store):
             task = self._collections.get("learnuplet", EMPTY).documents.get(learnuplet)
             chain = task and self._collections.get("chain", EMPTY).documents.get(task.get("algo"))
             return shown(chain) if chain and chain.get("running") == learnuplet else None
+
+    def running_chains(self, status: str, limit: int) -> list[dict[str, Any]]:
+        with self._locked():
+            found = [chain for chain in self._collections.get("chain", EMPTY).documents.values()
+                     if matches(chain, "running_status", status)]
+            found.sort(key=lambda chain: _ascending(chain.get("running_lease_expires")))
+            return [shown(chain) for chain in (found[:limit] if limit else found)]
+
+    def newest(self, collection: str, field: str, limit: int) -> list[dict[str, Any]]:
+        with self._locked():
+            found = [document for document in self._collections.get(collection, EMPTY)
+                     .documents.values() if document.get(field) is not None]
+            chosen = heapq.nlargest(limit or len(found), found,
+                                    key=lambda document: (document[field], document.get("seq", "")))
+            return [shown(document, ("_id",)) for document in chosen]
 
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         with self._locked():
@@ -342,3 +358,8 @@ def _collector_paused() -> Iterator[None]:
 def _key_order(key: Any) -> tuple[int, Any]:
     """MongoDB's order of `_id` values of different types: numbers, then strings."""
     return (0, key) if type(key) in (int, float) else (1, str(key))
+
+
+def _ascending(value: Any) -> tuple[int, Any]:
+    """MongoDB's ascending order for a number or null: null (or missing) first."""
+    return (0, 0) if value is None else (1, value)

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pymongo
-from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne, uri_parser
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument, UpdateOne, uri_parser
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
@@ -87,6 +87,17 @@ class MongoStore(Store):
 
     def chain_running(self, learnuplet: str) -> dict[str, Any] | None:
         return self.db.chain.find_one({"running": learnuplet}, HIDDEN)
+
+    def running_chains(self, status: str, limit: int) -> list[dict[str, Any]]:
+        return list(self.db.chain.find({"running_status": status}, HIDDEN,
+                                       sort=[("running_lease_expires", ASCENDING)], limit=limit))
+
+    def newest(self, collection: str, field: str, limit: int) -> list[dict[str, Any]]:
+        # No filter on the field: null sorts last in descending order, and a filter would be a
+        # range the (field, seq) index serves less simply; the few nulls read are dropped here.
+        found = self.db[collection].find({}, {"_id": 0}, limit=limit,
+                                         sort=[(field, DESCENDING), ("seq", DESCENDING)])
+        return [document for document in found if document.get(field) is not None]
 
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         return list(self.db.outbox.find({"state": {"$in": states}, "next_attempt": {"$lte": now}},

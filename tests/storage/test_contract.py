@@ -341,6 +341,30 @@ def test_stale_running(store: Store) -> None:
     assert store.stale_running(101, 1) in (["a"], ["b"])
 
 
+def test_running_chains_by_status_soonest_lease_first(store: Store) -> None:
+    late, soon = doc("1", running="a", running_status="pending", running_lease_expires=200), \
+        doc("2", running="b", running_status="pending", running_lease_expires=100)
+    todo, idle = doc("3", running="c", running_status="todo", running_lease_expires=None), \
+        doc("4", running=None, running_status=None)
+    insert(store, "chain", late, soon, todo, idle)
+    assert [chain["running"] for chain in store.running_chains("pending", 10)] == ["b", "a"]
+    assert [chain["running"] for chain in store.running_chains("pending", 1)] == ["b"]
+    assert store.running_chains("todo", 10) == [{k: v for k, v in todo.items() if k != "seq"}]
+    assert store.running_chains("failed", 10) == []
+
+
+def test_newest_by_a_timestamp_greatest_first_without_nulls(store: Store) -> None:
+    old, new, tied_first, tied_later = (doc("1", timestamp_done=10), doc("2", timestamp_done=30),
+                                        doc("3", timestamp_done=20), doc("4", timestamp_done=20))
+    undone, missing = doc("5", timestamp_done=None), doc("6")
+    insert(store, "learnuplet", undone, old, new, tied_first, tied_later, missing)
+    found = store.newest("learnuplet", "timestamp_done", 10)
+    assert uuids(found) == uuids([new, tied_later, tied_first, old])
+    assert found[0] == new  # with its seq, like page()
+    assert uuids(store.newest("learnuplet", "timestamp_done", 2)) == uuids([new, tied_later])
+    assert store.newest("algo", "timestamp_upload", 5) == []
+
+
 def test_chain_running_finds_the_chain_of_its_running_learnuplet(store: Store) -> None:
     task, waiting = doc("1", algo="algo-1"), doc("2", algo="algo-1")
     insert(store, "learnuplet", task, waiting)
