@@ -134,6 +134,7 @@ def changes() -> Response:
 def stylesheet() -> Response:
     response = send_from_directory(FILES, "dashboard.css", mimetype="text/css")
     response.headers["Content-Security-Policy"] = POLICY
+    response.headers["Cache-Control"] = "no-store"  # like every answer (headers.py)
     return response
 
 
