@@ -40,6 +40,9 @@ bp = Blueprint("dashboard", __name__, url_prefix="/ui", template_folder=str(FILE
 POLICY = ("default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
           "form-action 'none'; base-uri 'none'")
 RANKS_PER_PAGE = 50
+# Rows of a page unless `limit` says otherwise (at most PAGE_LIMIT_MAX, as the API's lists): a
+# page meant for reading, where the API's default (PAGE_LIMIT_DEFAULT) suits programs.
+ROWS_PER_PAGE = 50
 
 
 def _page(template: str, **context: Any) -> Response:
@@ -51,7 +54,7 @@ def _page(template: str, **context: Any) -> Response:
 
 def _limit() -> int:
     config = current_app.config
-    return _query(lambda args: parse_limit(args, config["PAGE_LIMIT_DEFAULT"],
+    return _query(lambda args: parse_limit(args, min(ROWS_PER_PAGE, config["PAGE_LIMIT_MAX"]),
                                            config["PAGE_LIMIT_MAX"]))
 
 
