@@ -22,7 +22,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "ledger": {"domain", "storage"},
     "decisions": {"domain", "storage", "ledger"},
     "delivery": {"domain", "storage", "ledger"},
-    "dashboard": {"domain", "storage"},  # read models only: no decision, no ledger
+    "dashboard": {"domain", "storage", "ledger"},  # read models only: no decision
     "api": {"domain", "storage", "ledger", "decisions", "delivery", "dashboard"},
 }
 # third-party or standard modules -> the packages that may import them

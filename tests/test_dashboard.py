@@ -107,16 +107,17 @@ def test_one_algo_shows_the_delivery_state_when_push_is_on(make_app, compute):
     assert re.search(r"<td>(pending|delivered)", html), html
 
 
-def test_the_chain_is_paged_by_rank(client):
+def test_the_chain_is_paged_by_rank_with_the_api_tokens(client):
     problem = client.problem(size=1)
     response = client.post("/algo", {"uuid": new_uuid(), "problem": problem["uuid"], "name": "a"})
     algo = response.get_json()["new_algo"]["uuid"]
     client.data(problem["uuid"], 60)
     html = page(client, f"/ui/algo/{algo}")
-    assert "Ranks 0–49 of 60" in html and 'rel="next"' in html
-    later = page(client, f"/ui/algo/{algo}?from_rank=50")
-    assert "Ranks 50–59 of 60" in later and 'rel="prev"' in later
-    assert client.get(f"/ui/algo/{algo}?from_rank=-1").status_code == 400
+    assert "Ranks 0–49 of 60" in html and 'rel="first"' not in html
+    link = re.search(r'<a rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    later = page(client, link)
+    assert "Ranks 50–59 of 60" in later and 'rel="first"' in later and 'rel="next"' not in later
+    assert client.get(f"/ui/algo/{algo}?page_token=nonsense").status_code == 400
 
 
 def test_workers_show_what_they_hold_and_recent_reports(client, history):
@@ -127,13 +128,18 @@ def test_workers_show_what_they_hold_and_recent_reports(client, history):
     assert history["preduplet"][:8] in held and history["algos"][1][:8] in held
     reports = html[html.index("Recent reports"):]
     assert reports.count(">failed</span>") == 2 and reports.count(">done</span>") == 6
+    failed = cells(reports, ">failed</span>")
+    assert failed[4] == second[:8] and failed[7] == "operator"  # its worker, the account
 
 
-def test_recent_changes_show_the_newest_documents(client, history):
+def test_recent_changes_show_what_the_ledger_recorded(client, history):
     html = page(client, "/ui/changes?limit=100")
-    assert html.count("<td>problem</td>") == 1 and html.count("<td>algo</td>") == 3
-    assert ">failed</span>" in html and "requested" in html and "planned" in html
-    assert page(client, "/ui/changes?limit=3").count("<tr>") == 4  # a header and 3 changes
+    assert html.count("<td>problem registered</td>") == 1
+    assert html.count("<td>algo registered</td>") == 3 and html.count("<td>chain planned</td>") == 3
+    assert html.count("<td>claimed</td>") == 11 and ">failed</span>" in html
+    assert "<td>6 data registered</td>" in html and "<td>prediction requested</td>" in html
+    rows = page(client, "/ui/changes?limit=3")
+    assert rows.count("<tr>") == 4 and "<td>claimed</td>" in rows  # the newest: the last claim
 
 
 def test_names_are_escaped(client, history):
@@ -142,6 +148,7 @@ def test_names_are_escaped(client, history):
         assert "<b>linear</b>" not in html
     assert "&lt;b&gt;linear&lt;/b&gt;" in page(client, pages(history)["problem"])
     assert ALGO_NAMES[2] not in page(client, pages(history)["changes"] + "?limit=100")
+    assert "&lt;b&gt;linear&lt;/b&gt;" in page(client, pages(history)["changes"] + "?limit=100")
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import pytest
 
 from app.api.listing import FILTERS
-from app.dashboard.recent import NEWEST
 from app.storage.indexes import ARRAY_FIELDS, INDEXES, indexes_for, on_array_field
 from app.storage.mongo import MongoStore
 
@@ -52,11 +51,10 @@ DOMAIN: list[Shape] = [
     _shape("chain", {"running_status"}, (("running_lease_expires", 1),), "MongoStore.stale_running"),
     _shape("chain", {"running_status"}, (("running_lease_expires", 1),),
            "MongoStore.running_chains"),
-    *[_shape(c, set(), ((field, -1), ("seq", -1)), "MongoStore.newest")
-      for c, field in NEWEST],
     _shape("preduplet", {"status"}, (("lease_expires", 1),), "MongoStore.stale_leases"),
     _shape("outbox", {"state"}, (("next_attempt", 1),), "MongoStore.due_deliveries"),
     _shape("stream_events", {"minute"}, (("ms", 1),), "MongoStore.events_in_minute"),
+    _shape("stream_events", {"minute"}, (("ms", -1),), "MongoStore.latest_events"),
     # document_list with no filter: everything in ledger order
     *[_shape(c, set(), SEQ_SORT, f"GET /{c}") for c in FILTERS],
 ]

@@ -2,7 +2,7 @@
 
 Pending learnuplets come from their chain documents (the running learnuplet's state is kept
 there, ledger/running.py), pending preduplets from the API's filtered page; the reports are the
-newest tasks by `timestamp_done` (an index on MongoDB).
+newest report and lapsed-lease events (recent.py).
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from ..domain.states import PENDING
 from ..storage import Store
+from .recent import REPORTS, describe, recent_events
 
 
 def held_learnuplets(store: Store, now: float, limit: int) -> list[dict[str, Any]]:
@@ -41,12 +42,9 @@ def by_worker(held: list[dict[str, Any]]) -> list[tuple[str | None, list[dict[st
     return sorted(groups.items(), key=lambda item: item[0] or "")
 
 
-def recent_reports(store: Store, limit: int) -> list[dict[str, Any]]:
-    """The newest finished tasks of both kinds (done or failed), newest first."""
-    found = [{"kind": kind, **task} for kind in ("learnuplet", "preduplet")
-             for task in store.newest(kind, "timestamp_done", limit)]
-    found.sort(key=lambda task: task["timestamp_done"], reverse=True)
-    return found[:limit]
+def recent_reports(store: Store, now: int, limit: int) -> list[dict[str, Any]]:
+    """The newest reports and lapsed leases of the last minutes, newest first."""
+    return [describe(event) for event in recent_events(store, now, limit, REPORTS)]
 
 
 def _left(expires: float | None, now: float) -> float | None:

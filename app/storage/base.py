@@ -121,12 +121,6 @@ class Store(ABC):
         chain, ledger/running.py), soonest lease expiry first (the dashboard's workers page)."""
 
     @abstractmethod
-    def newest(self, collection: str, field: str, limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` documents with the greatest `field` (a timestamp), greatest first,
-        later `seq` first on a tie; documents where it is null or missing are left out.
-        Documents keep `seq`, not the key (the dashboard's recent changes and reports)."""
-
-    @abstractmethod
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         """Outbox entries in one of `states` whose next attempt is due, oldest first."""
 
@@ -158,6 +152,11 @@ class Store(ABC):
                          ) -> list[dict[str, Any]]:
         """Up to `limit` events committed in `minute` (their field `minute`) whose commit time
         `ms` is at or after `ms`, oldest first."""
+
+    @abstractmethod
+    def latest_events(self, events: str, minute: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` events committed in `minute` (their field `minute`), newest first (the
+        dashboard's recent changes: an equality, which FerretDB hands to its database)."""
 
     @abstractmethod
     def checkpoint(self, name: str) -> int:

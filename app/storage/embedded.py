@@ -19,7 +19,6 @@ a directory, so that both behave alike and never alias a caller's dicts.
 from __future__ import annotations
 
 import gc
-import heapq
 import json
 import logging
 import os
@@ -159,14 +158,6 @@ class EmbeddedStore(Store):
             found.sort(key=lambda chain: _ascending(chain.get("running_lease_expires")))
             return [shown(chain) for chain in (found[:limit] if limit else found)]
 
-    def newest(self, collection: str, field: str, limit: int) -> list[dict[str, Any]]:
-        with self._locked():
-            found = [document for document in self._collections.get(collection, EMPTY)
-                     .documents.values() if document.get(field) is not None]
-            chosen = heapq.nlargest(limit or len(found), found,
-                                    key=lambda document: (document[field], document.get("seq", "")))
-            return [shown(document, ("_id",)) for document in chosen]
-
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         with self._locked():
             due = [entry for entry in self._collections.get("outbox", EMPTY).documents.values()
@@ -210,6 +201,13 @@ class EmbeddedStore(Store):
                      if matches(event, "minute", minute)
                      and any(at >= ms for at in numbers(event.get("ms")))]
             found.sort(key=lambda event: event["ms"])
+            return [copy(event) for event in (found[:limit] if limit else found)]
+
+    def latest_events(self, events: str, minute: int, limit: int) -> list[dict[str, Any]]:
+        with self._locked():
+            found = [event for event in self._collections.get(events, EMPTY).documents.values()
+                     if matches(event, "minute", minute)]
+            found.sort(key=lambda event: event["ms"], reverse=True)
             return [copy(event) for event in (found[:limit] if limit else found)]
 
     def checkpoint(self, name: str) -> int:

@@ -64,7 +64,10 @@ class MongoStore(Store):
         return self.db[collection].count_documents({})
 
     def chains_of(self, problems: list[str]) -> list[dict[str, Any]]:
-        return list(self.db.chain.find({"problem": {"$in": problems}}, HIDDEN))
+        # One problem (its dashboard page): an equality, which FerretDB hands to its database
+        # (measured 2.5 ms against 30 ms for the $in it decodes itself, at 10,000 learnuplets).
+        query = {"problem": problems[0]} if len(problems) == 1 else {"problem": {"$in": problems}}
+        return list(self.db.chain.find(query, HIDDEN))
 
     def data_before(self, problem: str, seq: str) -> list[str]:
         found = self.db.data.find({"problems": problem, "seq": {"$lt": seq}}, {"_id": 1},
@@ -91,13 +94,6 @@ class MongoStore(Store):
     def running_chains(self, status: str, limit: int) -> list[dict[str, Any]]:
         return list(self.db.chain.find({"running_status": status}, HIDDEN,
                                        sort=[("running_lease_expires", ASCENDING)], limit=limit))
-
-    def newest(self, collection: str, field: str, limit: int) -> list[dict[str, Any]]:
-        # No filter on the field: null sorts last in descending order, and a filter would be a
-        # range the (field, seq) index serves less simply; the few nulls read are dropped here.
-        found = self.db[collection].find({}, {"_id": 0}, limit=limit,
-                                         sort=[(field, DESCENDING), ("seq", DESCENDING)])
-        return [document for document in found if document.get(field) is not None]
 
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         return list(self.db.outbox.find({"state": {"$in": states}, "next_attempt": {"$lte": now}},
@@ -131,6 +127,10 @@ class MongoStore(Store):
         with pymongo.timeout(BACKGROUND_SCAN_SECONDS):
             return list(self.db[events].find({"minute": minute, "ms": {"$gte": ms}},
                                              sort=[("ms", ASCENDING)], limit=limit))
+
+    def latest_events(self, events: str, minute: int, limit: int) -> list[dict[str, Any]]:
+        return list(self.db[events].find({"minute": minute}, sort=[("ms", DESCENDING)],
+                                         limit=limit))
 
     def checkpoint(self, name: str) -> int:
         doc = self.db[HEADS].find_one({"_id": name})

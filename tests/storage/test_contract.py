@@ -283,6 +283,15 @@ def test_events_in_minute_oldest_first_from_a_time(store: Store) -> None:
     assert store.events_in_minute("stream_events", 7, 0, 10) == []
 
 
+def test_latest_events_of_a_minute_newest_first(store: Store) -> None:
+    for key, minute, ms in [("a/1", 5, 300_500), ("b/1", 5, 300_100), ("c/1", 6, 360_000),
+                            ("d/1", 5, 300_900), ("e/1", 4, 299_000)]:
+        store.insert_event("stream_events", {"_id": key, "minute": minute, "ms": ms})
+    assert [e["_id"] for e in store.latest_events("stream_events", 5, 10)] == ["d/1", "a/1", "b/1"]
+    assert [e["_id"] for e in store.latest_events("stream_events", 5, 2)] == ["d/1", "a/1"]
+    assert store.latest_events("stream_events", 7, 10) == []
+
+
 def test_event_is_a_copy(store: Store) -> None:
     event = {"_id": 1, "writes": ["k"]}
     store.insert_event("events", event)
@@ -351,18 +360,6 @@ def test_running_chains_by_status_soonest_lease_first(store: Store) -> None:
     assert [chain["running"] for chain in store.running_chains("pending", 1)] == ["b"]
     assert store.running_chains("todo", 10) == [{k: v for k, v in todo.items() if k != "seq"}]
     assert store.running_chains("failed", 10) == []
-
-
-def test_newest_by_a_timestamp_greatest_first_without_nulls(store: Store) -> None:
-    old, new, tied_first, tied_later = (doc("1", timestamp_done=10), doc("2", timestamp_done=30),
-                                        doc("3", timestamp_done=20), doc("4", timestamp_done=20))
-    undone, missing = doc("5", timestamp_done=None), doc("6")
-    insert(store, "learnuplet", undone, old, new, tied_first, tied_later, missing)
-    found = store.newest("learnuplet", "timestamp_done", 10)
-    assert uuids(found) == uuids([new, tied_later, tied_first, old])
-    assert found[0] == new  # with its seq, like page()
-    assert uuids(store.newest("learnuplet", "timestamp_done", 2)) == uuids([new, tied_later])
-    assert store.newest("algo", "timestamp_upload", 5) == []
 
 
 def test_chain_running_finds_the_chain_of_its_running_learnuplet(store: Store) -> None:

@@ -22,11 +22,11 @@ from flask import (
     url_for,
 )
 
-from ...dashboard import algo as algo_pages
 from ...dashboard import problems as problem_pages
 from ...dashboard import workers as worker_pages
+from ...dashboard.algo import chain_summary
 from ...dashboard.counts import COLUMNS
-from ...dashboard.recent import recent_changes
+from ...dashboard.recent import REGISTRATIONS, WINDOW_MINUTES, recent_changes
 from ...dashboard.text import duration_text, perf_text, utc_text
 from ...domain.errors import Invalid, NotFound
 from ...domain.permissions import READ
@@ -107,11 +107,10 @@ def problem(uuid: str) -> Response:
 @documented(summary="Dashboard: one algo's chain", permission=READ, hidden=True)
 def algo(uuid: str) -> Response:
     found = _document("algo", uuid)
-    chain = store().get("chain", found["uuid"])
-    first = _number("from_rank")
-    ranks = shown("learnuplet", algo_pages.chain_ranks(store(), chain, first, RANKS_PER_PAGE))
-    return _page("algo", algo=found, chain=algo_pages.chain_summary(chain), ranks=ranks,
-                 first=first, per_page=RANKS_PER_PAGE,
+    ranks, next_page = _paged("learnuplet", {"algo": found["uuid"]}, RANKS_PER_PAGE)
+    return _page("algo", algo=found, chain=chain_summary(store().get("chain", found["uuid"])),
+                 ranks=shown("learnuplet", sorted(ranks, key=lambda task: task["rank"])),
+                 next_page=next_page, paging="page_token" in request.args,
                  delivery=bool(current_app.config["COMPUTE_URL"]))
 
 
@@ -123,13 +122,16 @@ def workers() -> Response:
     held = worker_pages.held_learnuplets(store(), now, limit) + \
         worker_pages.held_preduplets(preduplets, now)
     return _page("workers", workers=worker_pages.by_worker(held), held=len(held), limit=limit,
-                 reports=worker_pages.recent_reports(store(), limit), next_page=next_page)
+                 reports=worker_pages.recent_reports(store(), now, limit), next_page=next_page,
+                 window=WINDOW_MINUTES)
 
 
 @bp.get("/changes")
 @documented(summary="Dashboard: recent changes", permission=READ, hidden=True)
 def changes() -> Response:
-    return _page("changes", changes=recent_changes(store(), _limit()))
+    registry = ledger().registry
+    found = recent_changes(store(), ledger().now(), _limit(), registry.events, registry.head())
+    return _page("changes", changes=found, window=WINDOW_MINUTES, registrations=REGISTRATIONS)
 
 
 @bp.get("/dashboard.css")
