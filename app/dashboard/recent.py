@@ -58,7 +58,7 @@ def describe(event: Mapping[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"at": _ms(event) / 1000, "kind": event["kind"], "by": event.get("by"),
                            "problem": None, "algo": None, "name": None, "task": None,
                            "collection": event.get("collection"), "worker": event.get("worker"),
-                           "status": None, "perf": None, "count": None}
+                           "status": None, "perf": None, "count": None, "what": None}
     row.update(DESCRIBE.get(event["kind"], lambda event: {})(event))
     return row
 

@@ -4,7 +4,8 @@ GET only (every other method gets 405 from routing), behind the API's basic auth
 READ permission, like GET /problem. The pages read through app/dashboard's read models, never
 write, and load nothing but this server's stylesheet: charts are SVG written into the page
 (docs/dashboard.md says why). Lists are paged with the API's own page tokens where they follow
-the ledger order (problems, pending preduplets), by position elsewhere (leaderboard, ranks).
+the ledger order (problems, an algo's ranks, pending preduplets), the leaderboard (sorted by
+the best-model rule) by position.
 """
 from __future__ import annotations
 
