@@ -14,7 +14,7 @@ from flask_cors import CORS
 
 from .api.accounts import AccountsFileError, StoredAccount, load_accounts
 from .api.auth import Authenticator, check_every_route_declares_a_permission, init_auth
-from .api.blueprints import algo, dashboard, data, learnuplet, meta, preduplet, problem
+from .api.blueprints import algo, audit, dashboard, data, learnuplet, meta, preduplet, problem
 from .api.errors import register_error_handlers
 from .api.headers import add_security_headers
 from .api.views import LEDGER, STORE, VERSION
@@ -62,7 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["CORS"]:
         CORS(app, expose_headers=["Link"])
     for blueprint in (meta.bp, problem.bp, algo.bp, data.bp, learnuplet.bp, preduplet.bp,
-                      dashboard.bp):
+                      audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     check_every_route_declares_a_permission(app)
     _prepare_database_on_first_use(app, ledgers)
@@ -163,7 +163,8 @@ def _start_background(app: Flask, ledgers: Ledgers) -> list[Any]:
     config = app.config
     sweeper = dispatcher = None
     if config["SWEEP_SECONDS"]:
-        sweeper = Sweeper(ledgers, config["SWEEP_SECONDS"], config["MAX_ATTEMPTS"]).start()
+        sweeper = Sweeper(ledgers, config["SWEEP_SECONDS"], config["MAX_ATTEMPTS"],
+                          seal=config["SEAL_EVENTS"]).start()
     if config["COMPUTE_URL"]:
         dispatcher = Dispatcher(delivery_ledger(ledgers.registry), config).start()
     return [sweeper, dispatcher]

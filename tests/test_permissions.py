@@ -42,6 +42,13 @@ GET /ui/algo/<uuid>                     ok        ok         ok        ok       
 GET /ui/workers                         ok        ok         ok        ok         ok            ok
 GET /ui/changes                         ok        ok         ok        ok         ok            ok
 GET /ui/dashboard.css                   ok        ok         ok        ok         ok            ok
+GET /problem/<uuid>/history             ok        ok         ok        ok         ok            ok
+GET /algo/<uuid>/history                ok        ok         ok        ok         ok            ok
+GET /data/<uuid>/history                ok        ok         ok        ok         ok            ok
+GET /learnuplet/<uuid>/history          ok        ok         ok        ok         ok            ok
+GET /preduplet/<uuid>/history           ok        ok         ok        ok         ok            ok
+GET /events                             ok        ok         ok        ok         ok            ok
+GET /ledger                             ok        ok         ok        ok         ok            ok
 POST /problem                           ok        ok         ok        403        403           403
 POST /algo                              ok        ok         ok        403        403           403
 POST /data                              ok        ok         ok        403        403           403
@@ -162,6 +169,11 @@ def _read_cases() -> dict[str, Case]:
         cases[f"GET /{collection}/<uuid>"] = Case(
             f"{collection}.get", "GET", lambda world, c=collection: f"/{c}/{_one(world, c)}",
             task="preduplet")
+        cases[f"GET /{collection}/<uuid>/history"] = Case(
+            f"audit.{collection}_history", "GET",
+            lambda world, c=collection: f"/{c}/{_one(world, c)}/history", task="preduplet")
+    cases["GET /events"] = Case("audit.events", "GET", lambda world: "/events")
+    cases["GET /ledger"] = Case("audit.ledger_head", "GET", lambda world: "/ledger")
     return cases
 
 

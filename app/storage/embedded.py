@@ -178,6 +178,11 @@ class EmbeddedStore(Store):
             event = self._collections.get(events, EMPTY).documents.get(number)
             return None if event is None else copy(event)
 
+    def events_by_key(self, events: str, keys: list[Any]) -> list[dict[str, Any]]:
+        with self._locked():
+            stored = self._collections.get(events, EMPTY).documents
+            return [copy(stored[key]) for key in dict.fromkeys(keys) if key in stored]
+
     def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
         with self._locked():
             collection = self._collections.get(events, EMPTY)
@@ -209,6 +214,42 @@ class EmbeddedStore(Store):
                      if matches(event, "minute", minute)]
             found.sort(key=lambda event: event["ms"], reverse=True)
             return [copy(event) for event in (found[:limit] if limit else found)]
+    def append(self, collection: str, entries: list[dict[str, Any]]) -> int:
+        with self._locked():
+            stored = self._collections.get(collection, EMPTY).documents
+            taken = {(entry.get("source"), entry.get("key")) for entry in stored.values()}
+            fresh = []
+            for entry in entries:  # unique: `_id`, and (source, key) as MongoStore's index
+                if entry["_id"] in stored or (entry.get("source"), entry.get("key")) in taken:
+                    break
+                taken.add((entry.get("source"), entry.get("key")))
+                fresh.append(entry)
+            if fresh:
+                self._commit({"i": {collection: fresh}})
+            return len(fresh)
+
+    def last(self, collection: str) -> dict[str, Any] | None:
+        with self._locked():
+            found = self._collections.get(collection, EMPTY)
+            return copy(found.documents[found.numbered[-1]]) if found.numbered else None
+
+    def scan(self, collection: str, filters: Mapping[str, Any], order: str,
+             start: Any = None) -> Iterator[dict[str, Any]]:
+        check_filters(filters)
+        with self._locked():
+            found = [document for document in self._collections.get(collection, EMPTY).documents.values()
+                     if all(matches(document, field, wanted) for field, wanted in filters.items())
+                     and (start is None or document[order] >= start)]
+        found.sort(key=lambda document: document[order])
+        for index in range(0, len(found), 1000):  # copies a batch at a time, as a cursor reads
+            with self._locked():
+                batch = [copy(document) for document in found[index:index + 1000]]
+            yield from batch
+
+    def first_minute_after(self, events: str, minute: int) -> int | None:
+        with self._locked():
+            return min((found for event in self._collections.get(events, EMPTY).documents.values()
+                        for found in numbers(event.get("minute")) if found > minute), default=None)
 
     def checkpoint(self, name: str) -> int:
         with self._locked():
