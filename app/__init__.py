@@ -14,7 +14,7 @@ from flask_cors import CORS
 
 from .api.accounts import AccountsFileError, StoredAccount, load_accounts
 from .api.auth import Authenticator, check_every_route_declares_a_permission, init_auth
-from .api.blueprints import algo, audit, data, learnuplet, meta, preduplet, problem
+from .api.blueprints import algo, audit, dashboard, data, learnuplet, meta, preduplet, problem
 from .api.errors import register_error_handlers
 from .api.headers import add_security_headers
 from .api.views import LEDGER, STORE, VERSION
@@ -62,7 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["CORS"]:
         CORS(app, expose_headers=["Link"])
     for blueprint in (meta.bp, problem.bp, algo.bp, data.bp, learnuplet.bp, preduplet.bp,
-                      audit.bp):
+                      audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     check_every_route_declares_a_permission(app)
     _prepare_database_on_first_use(app, ledgers)

@@ -50,9 +50,12 @@ DOMAIN: list[Shape] = [
     _shape("data", {"problems"}, SEQ_SORT, "MongoStore.data_before"),
     _shape("chain", {"running"}, (), "MongoStore.chain_running"),
     _shape("chain", {"running_status"}, (("running_lease_expires", 1),), "MongoStore.stale_running"),
+    _shape("chain", {"running_status"}, (("running_lease_expires", 1),),
+           "MongoStore.running_chains"),
     _shape("preduplet", {"status"}, (("lease_expires", 1),), "MongoStore.stale_leases"),
     _shape("outbox", {"state"}, (("next_attempt", 1),), "MongoStore.due_deliveries"),
     _shape("stream_events", {"minute"}, (("ms", 1),), "MongoStore.events_in_minute"),
+    _shape("stream_events", {"minute"}, (("ms", -1),), "MongoStore.latest_events"),
     # the audit chain: the sealer's reads by minute, its last entry (_id), verify's scans
     *[_shape(c, {"minute"}, (("ms", 1),), "Sealer: events_in_minute")
       for c in ("events", "stream_events", "audit")],

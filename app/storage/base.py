@@ -117,6 +117,11 @@ class Store(ABC):
         """The chain document whose running learnuplet is this one, without hidden fields."""
 
     @abstractmethod
+    def running_chains(self, status: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` chain documents whose running learnuplet has `status` (kept on the
+        chain, ledger/running.py), soonest lease expiry first (the dashboard's workers page)."""
+
+    @abstractmethod
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         """Outbox entries in one of `states` whose next attempt is due, oldest first."""
 
@@ -173,6 +178,11 @@ class Store(ABC):
     @abstractmethod
     def first_minute_after(self, events: str, minute: int) -> int | None:
         """The lowest `minute` of an event committed after `minute`, or None."""
+
+    @abstractmethod
+    def latest_events(self, events: str, minute: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` events committed in `minute` (their field `minute`), newest first (the
+        dashboard's recent changes: an equality, which FerretDB hands to its database)."""
 
     @abstractmethod
     def checkpoint(self, name: str) -> int:

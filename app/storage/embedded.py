@@ -151,6 +151,13 @@ class EmbeddedStore(Store):
             chain = task and self._collections.get("chain", EMPTY).documents.get(task.get("algo"))
             return shown(chain) if chain and chain.get("running") == learnuplet else None
 
+    def running_chains(self, status: str, limit: int) -> list[dict[str, Any]]:
+        with self._locked():
+            found = [chain for chain in self._collections.get("chain", EMPTY).documents.values()
+                     if matches(chain, "running_status", status)]
+            found.sort(key=lambda chain: _ascending(chain.get("running_lease_expires")))
+            return [shown(chain) for chain in (found[:limit] if limit else found)]
+
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         with self._locked():
             due = [entry for entry in self._collections.get("outbox", EMPTY).documents.values()
@@ -201,6 +208,12 @@ class EmbeddedStore(Store):
             found.sort(key=lambda event: event["ms"])
             return [copy(event) for event in (found[:limit] if limit else found)]
 
+    def latest_events(self, events: str, minute: int, limit: int) -> list[dict[str, Any]]:
+        with self._locked():
+            found = [event for event in self._collections.get(events, EMPTY).documents.values()
+                     if matches(event, "minute", minute)]
+            found.sort(key=lambda event: event["ms"], reverse=True)
+            return [copy(event) for event in (found[:limit] if limit else found)]
     def append(self, collection: str, entries: list[dict[str, Any]]) -> int:
         with self._locked():
             stored = self._collections.get(collection, EMPTY).documents
@@ -384,3 +397,8 @@ def _collector_paused() -> Iterator[None]:
 def _key_order(key: Any) -> tuple[int, Any]:
     """MongoDB's order of `_id` values of different types: numbers, then strings."""
     return (0, key) if type(key) in (int, float) else (1, str(key))
+
+
+def _ascending(value: Any) -> tuple[int, Any]:
+    """MongoDB's ascending order for a number or null: null (or missing) first."""
+    return (0, 0) if value is None else (1, value)

@@ -65,7 +65,10 @@ class MongoStore(Store):
         return self.db[collection].count_documents({})
 
     def chains_of(self, problems: list[str]) -> list[dict[str, Any]]:
-        return list(self.db.chain.find({"problem": {"$in": problems}}, HIDDEN))
+        # One problem (its dashboard page): an equality, which FerretDB hands to its database
+        # (measured 2.5 ms against 30 ms for the $in it decodes itself, at 10,000 learnuplets).
+        query = {"problem": problems[0]} if len(problems) == 1 else {"problem": {"$in": problems}}
+        return list(self.db.chain.find(query, HIDDEN))
 
     def data_before(self, problem: str, seq: str) -> list[str]:
         found = self.db.data.find({"problems": problem, "seq": {"$lt": seq}}, {"_id": 1},
@@ -88,6 +91,10 @@ class MongoStore(Store):
 
     def chain_running(self, learnuplet: str) -> dict[str, Any] | None:
         return self.db.chain.find_one({"running": learnuplet}, HIDDEN)
+
+    def running_chains(self, status: str, limit: int) -> list[dict[str, Any]]:
+        return list(self.db.chain.find({"running_status": status}, HIDDEN,
+                                       sort=[("running_lease_expires", ASCENDING)], limit=limit))
 
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         return list(self.db.outbox.find({"state": {"$in": states}, "next_attempt": {"$lte": now}},
@@ -125,6 +132,9 @@ class MongoStore(Store):
             return list(self.db[events].find({"minute": minute, "ms": {"$gte": ms}},
                                              sort=[("ms", ASCENDING)], limit=limit))
 
+    def latest_events(self, events: str, minute: int, limit: int) -> list[dict[str, Any]]:
+        return list(self.db[events].find({"minute": minute}, sort=[("ms", DESCENDING)],
+                                         limit=limit))
     def append(self, collection: str, entries: list[dict[str, Any]]) -> int:
         inserted = 0
         # FerretDB sends insert_many in batches of 100 and goes on after a failed batch: send

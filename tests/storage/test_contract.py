@@ -283,6 +283,13 @@ def test_events_in_minute_oldest_first_from_a_time(store: Store) -> None:
     assert store.events_in_minute("stream_events", 7, 0, 10) == []
 
 
+def test_latest_events_of_a_minute_newest_first(store: Store) -> None:
+    for key, minute, ms in [("a/1", 5, 300_500), ("b/1", 5, 300_100), ("c/1", 6, 360_000),
+                            ("d/1", 5, 300_900), ("e/1", 4, 299_000)]:
+        store.insert_event("stream_events", {"_id": key, "minute": minute, "ms": ms})
+    assert [e["_id"] for e in store.latest_events("stream_events", 5, 10)] == ["d/1", "a/1", "b/1"]
+    assert [e["_id"] for e in store.latest_events("stream_events", 5, 2)] == ["d/1", "a/1"]
+    assert store.latest_events("stream_events", 7, 10) == []
 def test_first_minute_after(store: Store) -> None:
     assert store.first_minute_after("stream_events", 0) is None
     for key, minute in [("a/1", 5), ("b/1", 9), ("c/1", 7)]:
@@ -391,6 +398,18 @@ def test_stale_running(store: Store) -> None:
     insert(store, "chain", stale, fresh, todo, idle)
     assert store.stale_running(100, 10) == ["a"]
     assert store.stale_running(101, 1) in (["a"], ["b"])
+
+
+def test_running_chains_by_status_soonest_lease_first(store: Store) -> None:
+    late, soon = doc("1", running="a", running_status="pending", running_lease_expires=200), \
+        doc("2", running="b", running_status="pending", running_lease_expires=100)
+    todo, idle = doc("3", running="c", running_status="todo", running_lease_expires=None), \
+        doc("4", running=None, running_status=None)
+    insert(store, "chain", late, soon, todo, idle)
+    assert [chain["running"] for chain in store.running_chains("pending", 10)] == ["b", "a"]
+    assert [chain["running"] for chain in store.running_chains("pending", 1)] == ["b"]
+    assert store.running_chains("todo", 10) == [{k: v for k, v in todo.items() if k != "seq"}]
+    assert store.running_chains("failed", 10) == []
 
 
 def test_chain_running_finds_the_chain_of_its_running_learnuplet(store: Store) -> None:
