@@ -1,8 +1,8 @@
-"""Recent changes: ONE function, `recent_changes`, that the page calls, so that it can switch
-to the audit trail's event feed (GET /events) once that exists, without touching the page.
+"""Recent changes: ONE function, `recent_changes`, that the page calls.
 
-Until then a change is an event of the ledger, described for a reader: the streams' events of
-the last WINDOW_MINUTES minutes (problems, chains, claims, reports, lapsed leases,
+A change is an event of the ledger, described for a reader, as soon as it is committed (the
+audit chain, GET /events, lists the same events once sealed, with their hashes, seconds
+later; docs/audit.md): the streams' events of the last WINDOW_MINUTES minutes (problems, chains, claims, reports, lapsed leases,
 predictions), found by their commit minute, and the newest registry events (algos and data),
 by number. Both are equalities: an index on MongoDB, and on FerretDB a filter its database
 applies. The newest *documents* by a timestamp were the first idea, but FerretDB sorts in its

@@ -135,6 +135,7 @@ class MongoStore(Store):
     def latest_events(self, events: str, minute: int, limit: int) -> list[dict[str, Any]]:
         return list(self.db[events].find({"minute": minute}, sort=[("ms", DESCENDING)],
                                          limit=limit))
+
     def append(self, collection: str, entries: list[dict[str, Any]]) -> int:
         inserted = 0
         # FerretDB sends insert_many in batches of 100 and goes on after a failed batch: send
