@@ -16,7 +16,7 @@ from flask_cors import CORS
 
 from .api.accounts import AccountsFileError, StoredAccount, load_accounts
 from .api.auth import Authenticator, check_every_route_declares_a_permission, init_auth
-from .api.blueprints import algo, data, learnuplet, meta, metrics, preduplet, problem
+from .api.blueprints import algo, audit, dashboard, data, learnuplet, meta, metrics, preduplet, problem
 from .api.errors import register_error_handlers
 from .api.headers import add_security_headers
 from .api.metrics import Metrics
@@ -72,7 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["CORS"]:
         CORS(app, expose_headers=["Link", REQUEST_ID_HEADER])
     for blueprint in (meta.bp, metrics.bp, problem.bp, algo.bp, data.bp, learnuplet.bp,
-                      preduplet.bp):
+                      preduplet.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     init_auth(app, authenticator)  # after the blueprints: it reads their routes' settings
     check_every_route_declares_a_permission(app)
@@ -196,7 +196,8 @@ def _start_background(app: Flask, ledgers: Ledgers) -> list[Any]:
     config = app.config
     sweeper = dispatcher = None
     if config["SWEEP_SECONDS"]:
-        sweeper = Sweeper(ledgers, config["SWEEP_SECONDS"], config["MAX_ATTEMPTS"]).start()
+        sweeper = Sweeper(ledgers, config["SWEEP_SECONDS"], config["MAX_ATTEMPTS"],
+                          seal=config["SEAL_EVENTS"]).start()
     if config["COMPUTE_URL"]:
         watch = app.extensions[METRICS]
         dispatcher = Dispatcher(delivery_ledger(ledgers.registry, watch.contention("delivery")),

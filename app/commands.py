@@ -8,8 +8,10 @@ none and opens no database until a command needs it (app/__init__.py).
 
 - create-indexes: create the collections' indexes (servers also do at start-up);
 - sweep: one sweep now (apply what crashed writers left, expire lapsed leases);
-- export: one collection, or the registry's event ledger, as JSON lines, a page at a time;
-- verify: the audit trail's check of the hash-chained events, added with it (COMMANDS).
+- export: one collection, or the registry's event ledger, as JSON lines, a page at a time.
+
+The audit trail's `verify` is a command of the console script itself (__main__.py), which
+needs none of Flask's command line; a command that works through the app belongs here.
 """
 from __future__ import annotations
 
@@ -98,7 +100,7 @@ def events(store: Store) -> Iterator[dict[str, Any]]:
             return
 
 
-# name -> command. The audit trail adds `verify` (check the events' hash chain) here.
+# name -> command (`orchestrator --help` lists them too)
 COMMANDS: dict[str, click.Command] = {
     "create-indexes": create_indexes,
     "sweep": sweep,

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 4 * MIB,
     "DB_TIMEOUT_SECONDS": 3.0,  # bound on waiting for an unreachable database before 503
     "SWEEP_SECONDS": 5.0,  # how often committed but unapplied events are rolled forward; 0: never
+    "SEAL_EVENTS": True,  # the sweeper seals applied events into the audit chain (docs/audit.md)
     "PAGE_LIMIT_DEFAULT": 1000,
     "PAGE_LIMIT_MAX": 10000,
     "COMMIT_ATTEMPTS": 200,  # optimistic commit retries before answering 503

@@ -36,7 +36,12 @@ from app.delivery.outbox import schedule_deliveries
 from app.domain.planning import learnuplet_uuid
 from app.domain.states import DONE
 from app.ledger import Reading, StreamLedger, running, seq_of
+from app.ledger.audit import AUDIT, GENESIS
+from app.ledger.audit import HEAD as AUDIT_HEAD
+from app.ledger.audit import REGISTRY as AUDIT_REGISTRY
 from app.ledger.events import LEARNUPLET, REGISTRY_KINDS, STREAM_KINDS
+from app.ledger.sealing import CHECKPOINT as SEALED
+from app.ledger.sealing import chain_entries, streams_in_order
 from app.ledger.streams import CHECKPOINT, EVENTS
 from app.storage import HIDDEN_FIELDS, Writes
 from app.storage.base import copied_from, filled_in
@@ -185,8 +190,10 @@ class History:
         """As Ledger.commit then Ledger.apply: the event at head + 1, its documents' `seq`."""
         kind = REGISTRY_KINDS[content["kind"]]
         number = len(self.registry_events) + 1
+        ms = int(self.clock.now() * 1000)  # as Ledger._insert stamps it
         event = {"_id": number, **STAMP, **content, "reads": kind.reads(content),
-                 "writes": kind.writes(content), "at": int(self.clock.now())}
+                 "writes": kind.writes(content), "at": ms // 1000, "ms": ms,
+                 "minute": ms // 60_000}
         writes = kind.expand(self.memory, event)  # type: ignore[arg-type]
         self.memory.write(Writes(
             inserts={name: [{"seq": seq_of(number, index), **document, "version": number}
@@ -246,13 +253,24 @@ class History:
             counts[name] = _insert(db, name, list(documents.values()))
         _insert(db, REGISTRY_EVENTS, self.registry_events)
         _insert(db, EVENTS, self.stream_events)
+        _insert(db, AUDIT, self.sealed())
         # Every event is applied: the stream sweep starts from now (its history ends an hour
         # ago; from there a server would first walk that hour, minute by minute, while the
         # first scenario runs).
         swept = max(int(time.time() * 1000), self.stream_events[-1]["ms"] if self.stream_events else 0)
         db[HEADS].insert_many([{"_id": "head", "version": len(self.registry_events)},
-                               {"_id": CHECKPOINT, "ms": swept}])
+                               {"_id": CHECKPOINT, "ms": swept}, {"_id": SEALED, "ms": swept},
+                               {"_id": AUDIT_HEAD, "version": len(self.registry_events)
+                                + len(self.stream_events)}])
         return counts
+
+    def sealed(self) -> list[dict[str, Any]]:
+        """The audit chain the servers' sealers would have made of these events, all applied
+        (ledger/sealing.py: commit-time order, each stream's in its own order)."""
+        found = [(AUDIT_REGISTRY, event) for event in self.registry_events]
+        found += [(EVENTS, event) for event in self.stream_events]
+        found.sort(key=lambda item: (item[1]["ms"], item[0], str(item[1]["_id"])))
+        return chain_entries(streams_in_order(found), {"version": 0, "hash": GENESIS})
 
 
 def _insert(db: Database, name: str, documents: list[dict[str, Any]]) -> int:

@@ -39,6 +39,21 @@ def requirement_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+def run_verify(*arguments: str, **settings: str) -> subprocess.CompletedProcess:
+    """`python -m app verify` as an operator runs it, with these settings (MONGO_URI or
+    DATA_DIR) and no credentials."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("USER_AUTH", "PWD_AUTH", "ACCOUNTS_FILE", "MONGO_URI", "DATA_DIR")}
+    return subprocess.run([sys.executable, "-m", "app", "verify", *arguments], cwd=REPO_ROOT,
+                          env={**env, **settings}, capture_output=True, text=True, timeout=300)
+
+
+def assert_verified(mongo_uri: str) -> None:
+    """The database re-derives from its events (its recent events need not be sealed yet)."""
+    done = run_verify(MONGO_URI=mongo_uri)
+    assert done.returncode == 0 and done.stdout.startswith("intact:"), done.stdout + done.stderr
+
+
 def wait_until(condition: Any, timeout: float, interval: float = 0.05, what: str = "condition") -> Any:
     """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 import pytest
 
 from app.api.listing import FILTERS
-from app.storage.indexes import ARRAY_FIELDS, INDEXES, indexes_for, on_array_field
+from app.storage.indexes import ARRAY_FIELDS, INDEXES, UNIQUE, indexes_for, on_array_field
 from app.storage.mongo import MongoStore
 
 Key = tuple[str, int]
+LISTED = {c: names for c, names in FILTERS.items() if c != "event"}  # GET /events: DOMAIN
 SEQ_SORT: tuple[Key, ...] = (("seq", 1),)
 
 
@@ -49,24 +50,38 @@ DOMAIN: list[Shape] = [
     _shape("data", {"problems"}, SEQ_SORT, "MongoStore.data_before"),
     _shape("chain", {"running"}, (), "MongoStore.chain_running"),
     _shape("chain", {"running_status"}, (("running_lease_expires", 1),), "MongoStore.stale_running"),
+    _shape("chain", {"running_status"}, (("running_lease_expires", 1),),
+           "MongoStore.running_chains"),
     _shape("preduplet", {"status"}, (("lease_expires", 1),), "MongoStore.stale_leases"),
     _shape("outbox", {"state"}, (("next_attempt", 1),), "MongoStore.due_deliveries"),
     _shape("stream_events", {"minute"}, (("ms", 1),), "MongoStore.events_in_minute"),
+    _shape("stream_events", {"minute"}, (("ms", -1),), "MongoStore.latest_events"),
+    # the audit chain: the sealer's reads by minute, its last entry (_id), verify's scans
+    *[_shape(c, {"minute"}, (("ms", 1),), "Sealer: events_in_minute")
+      for c in ("events", "stream_events", "audit")],
+    _shape("audit", set(), (("_id", -1),), "MongoStore.last"),
+    *[_shape(c, set(), (("minute", 1),), "Sealer: first_minute_after (catching up)")
+      for c in ("events", "stream_events")],
+    _shape("audit", {"source"}, (("key", 1),), "Verifier: scan of a source's entries"),
+    # GET /events (filters: kind, collection -> collections, uuid -> uuids; after: a seq range)
+    # and GET /<collection>/<uuid>/history (documents), in chain order (`seq`)
+    *[_shape("audit", fields, SEQ_SORT, "GET /events, /<collection>/<uuid>/history")
+      for fields in ({"kind"}, {"collections"}, {"uuids"}, {"documents"}, set())],
     # document_list with no filter: everything in ledger order
-    *[_shape(c, set(), SEQ_SORT, f"GET /{c}") for c in FILTERS],
+    *[_shape(c, set(), SEQ_SORT, f"GET /{c}") for c in LISTED],
 ]
 
 
 def listing_shapes() -> list[Shape]:
     """document_list: every filter of FILTERS, alone, sorted by `seq` for paging."""
     return [_shape(c, {name}, SEQ_SORT, f"GET /{c}?{name}=")
-            for c, names in FILTERS.items() for name in names]
+            for c, names in LISTED.items() for name in names]
 
 
 def combination_shapes() -> list[Shape]:
     """document_list with two filters (every pair); larger combinations follow from these."""
     return [_shape(c, set(pair), SEQ_SORT, f"GET /{c}?{pair[0]}=&{pair[1]}=")
-            for c, names in FILTERS.items() for pair in itertools.combinations(sorted(names), 2)]
+            for c, names in LISTED.items() for pair in itertools.combinations(sorted(names), 2)]
 
 
 def _normal(keys) -> tuple[Key, ...]:
@@ -74,7 +89,7 @@ def _normal(keys) -> tuple[Key, ...]:
 
 
 def declared_indexes() -> dict[str, list[tuple[Key, ...]]]:
-    return {c: [(("_id", 1),)] + [_normal(keys) for keys in indexes]
+    return {c: [(("_id", 1),)] + [_normal(keys) for keys in [*indexes, *UNIQUE.get(c, [])]]
             for c, indexes in INDEXES.items()}
 
 
@@ -108,10 +123,10 @@ def unserved(indexes: dict[str, list[tuple[Key, ...]]]) -> list[str]:
 
 def test_the_enumeration_covers_every_filter_and_collection():
     shapes = listing_shapes()
-    assert {s.collection for s in shapes} == set(FILTERS)
-    assert set(FILTERS) <= set(INDEXES)
+    assert {s.collection for s in shapes} == set(LISTED) == set(FILTERS) - {"event"}
+    assert set(LISTED) <= set(INDEXES)
     assert {s.collection for s in DOMAIN} <= set(INDEXES)
-    assert len(shapes) == sum(len(names) for names in FILTERS.values())
+    assert len(shapes) == sum(len(names) for names in LISTED.values())
 
 
 def test_declared_indexes_serve_every_query_shape():

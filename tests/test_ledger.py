@@ -17,11 +17,24 @@ from helpers import (
     use_store,
 )
 
+from app.ledger.sealing import Sealer
+from app.ledger.verify import Verifier
+
 THREADS = 24
 
 
 class SimulatedCrash(RuntimeError):
     """The process dies here."""
+
+
+APP_LEDGERS: list = []  # the test's ledgers, for assert_ledger_is_whole's verify
+
+
+@pytest.fixture(autouse=True)
+def remember_ledgers(ledgers):
+    APP_LEDGERS[:] = [ledgers]
+    yield
+    APP_LEDGERS.clear()
 
 
 @pytest.fixture
@@ -65,6 +78,11 @@ def assert_ledger_is_whole(db):
         assert db.get(collection, uuid)["version"] >= event["n"], event
     for stream, numbers in streams.items():
         assert numbers == list(range(1, len(numbers) + 1)), stream
+    # and the audit trail: every event sealed, and every document what the events derive
+    sealer = Sealer(APP_LEDGERS[0].streams, settle_seconds=0)
+    sealer.seal()
+    report = Verifier(APP_LEDGERS[0], store=db).run()
+    assert report.unsealed == 0 and report.events == len(ids) + sum(map(len, streams.values()))
 
 
 def learnuplets_of_new_chain(client, count=3):
@@ -456,7 +474,9 @@ def _foreign_algo(client, db, number):
     applied yet (for a problem of its own, so it commutes with everything the test does)."""
     problem = client.problem()["uuid"]
     algo = {"uuid": new_uuid(), "problem": problem, "name": "foreign"}
-    db.insert_event("events", {"_id": number, "kind": "algo_registered", "at": 0, "by": "other",
+    ms = int(time.time() * 1000)  # as any server commits it (commit.py)
+    db.insert_event("events", {"_id": number, "kind": "algo_registered", "at": ms // 1000,
+                               "ms": ms, "minute": ms // 60_000, "by": "other",
                                "reads": [f"algo:{algo['uuid']}", f"problem:{problem}",
                                          f"data:{problem}"],
                                "writes": [f"algo:{algo['uuid']}", f"algos:{problem}",
@@ -506,8 +526,10 @@ def test_a_decision_whose_reads_were_written_meanwhile_is_decided_again(client, 
     head = ledger.head()
 
     def conflicting_upload():  # someone registers data for the same problem meanwhile
-        db.insert_event("events", {"_id": head + 1, "kind": "data_registered", "at": 0,
-                                   "by": "other", "reads": [], "writes": ["data", f"data:{problem}"],
+        ms = int(time.time() * 1000)  # as any server commits it (commit.py)
+        db.insert_event("events", {"_id": head + 1, "kind": "data_registered", "at": ms // 1000,
+                                   "ms": ms, "minute": ms // 60_000, "by": "other", "reads": [],
+                                   "writes": ["data", f"data:{problem}"],
                                    "data": [new_uuid()], "problems": [problem], "algos": []})
 
     decisions = _deciding(ledger, monkeypatch, conflicting_upload)

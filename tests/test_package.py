@@ -70,6 +70,9 @@ def test_pip_install_gives_the_orchestrator_command(tmp_path):
         assert requests.get(f"{url}/docs/swagger-ui-bundle.js", timeout=10).status_code == 200
         assert "docs/docs.js" in requests.get(f"{url}/docs", timeout=10).text
         assert requests.get(f"{url}/problem", auth=AUTH, timeout=10).json() == {"problems": []}
+        # the dashboard's templates and stylesheet are package data
+        assert "No problem registered yet." in requests.get(f"{url}/ui/", auth=AUTH, timeout=10).text
+        assert requests.get(f"{url}/ui/dashboard.css", auth=AUTH, timeout=10).status_code == 200
         where = subprocess.run([str(venv / "bin" / "python"), "-c", "import app; print(app.__file__)"],
                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert str(venv) in where.stdout, where.stdout

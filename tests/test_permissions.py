@@ -37,6 +37,19 @@ GET /learnuplet/<uuid>                  ok        ok         ok        ok       
 GET /preduplet                          ok        ok         ok        ok         ok            ok
 GET /preduplet/<uuid>                   ok        ok         ok        ok         ok            ok
 GET /metrics                            ok        ok         ok        ok         ok            ok
+GET /ui/                                ok        ok         ok        ok         ok            ok
+GET /ui/problem/<uuid>                  ok        ok         ok        ok         ok            ok
+GET /ui/algo/<uuid>                     ok        ok         ok        ok         ok            ok
+GET /ui/workers                         ok        ok         ok        ok         ok            ok
+GET /ui/changes                         ok        ok         ok        ok         ok            ok
+GET /ui/dashboard.css                   ok        ok         ok        ok         ok            ok
+GET /problem/<uuid>/history             ok        ok         ok        ok         ok            ok
+GET /algo/<uuid>/history                ok        ok         ok        ok         ok            ok
+GET /data/<uuid>/history                ok        ok         ok        ok         ok            ok
+GET /learnuplet/<uuid>/history          ok        ok         ok        ok         ok            ok
+GET /preduplet/<uuid>/history           ok        ok         ok        ok         ok            ok
+GET /events                             ok        ok         ok        ok         ok            ok
+GET /ledger                             ok        ok         ok        ok         ok            ok
 POST /problem                           ok        ok         ok        403        403           403
 POST /algo                              ok        ok         ok        403        403           403
 POST /data                              ok        ok         ok        403        403           403
@@ -157,6 +170,11 @@ def _read_cases() -> dict[str, Case]:
         cases[f"GET /{collection}/<uuid>"] = Case(
             f"{collection}.get", "GET", lambda world, c=collection: f"/{c}/{_one(world, c)}",
             task="preduplet")
+        cases[f"GET /{collection}/<uuid>/history"] = Case(
+            f"audit.{collection}_history", "GET",
+            lambda world, c=collection: f"/{c}/{_one(world, c)}/history", task="preduplet")
+    cases["GET /events"] = Case("audit.events", "GET", lambda world: "/events")
+    cases["GET /ledger"] = Case("audit.ledger_head", "GET", lambda world: "/ledger")
     cases["GET /metrics"] = Case("metrics.metrics", "GET", lambda world: "/metrics")
     return cases
 
@@ -166,8 +184,24 @@ def _one(world: World, collection: str) -> str:
     return listed[0]["uuid"]
 
 
+def _dashboard_cases() -> dict[str, Case]:
+    """The /ui pages: reads, like GET /problem (the learnuplet's algo names its chain)."""
+    urls: dict[str, tuple[str, Callable[[World], str]]] = {
+        "GET /ui/": ("dashboard.problems", lambda world: "/ui/"),
+        "GET /ui/problem/<uuid>": ("dashboard.problem",
+                                   lambda world: f"/ui/problem/{_one(world, 'problem')}"),
+        "GET /ui/algo/<uuid>": ("dashboard.algo", lambda world: f"/ui/algo/{_one(world, 'algo')}"),
+        "GET /ui/workers": ("dashboard.workers", lambda world: "/ui/workers"),
+        "GET /ui/changes": ("dashboard.changes", lambda world: "/ui/changes"),
+        "GET /ui/dashboard.css": ("dashboard.stylesheet", lambda world: "/ui/dashboard.css"),
+    }
+    return {name: Case(endpoint, "GET", url, task="preduplet")
+            for name, (endpoint, url) in urls.items()}
+
+
 CASES: dict[str, Case] = {
     **_read_cases(),
+    **_dashboard_cases(),
     "POST /problem": Case("problem.create_problem", "POST", lambda world: "/problem", lambda world: {
         "uuid": new_uuid(), "workflow": new_uuid(), "test_dataset": [], "size_train_dataset": 1},
         success=201),

@@ -141,5 +141,14 @@ def test_advancing_the_last_waiting_rank_and_an_idle_chain():
     last = chain(length=3, active=1, next_waiting=2)
     promoted, fields = advance_chain(last, None)
     assert promoted["fields"]["model_start"] == last["uuid"]  # nothing done: the algo itself
-    assert fields == {"best": None, "active": 2, "next_waiting": None}
-    assert advance_chain(chain(length=3, active=2), None) == (None, {"best": None, "active": None})
+    assert fields == {"best": None, "active": 2, "next_waiting": None, "failed": 1}
+    assert advance_chain(chain(length=3, active=2), None) == (None, {"best": None, "active": None,
+                                                                     "failed": 1})
+
+
+def test_a_chain_counts_its_failed_ranks_when_it_was_planned_counting():
+    counting = chain(length=3, active=0, next_waiting=1, failed=2)
+    assert advance_chain(counting, None)[1]["failed"] == 3  # failed (or out of attempts)
+    assert advance_chain(counting, done(0.5, 0, 1))[1]["failed"] == 2  # done
+    older = {name: value for name, value in counting.items() if name != "failed"}
+    assert "failed" not in advance_chain(older, None)[1]  # planned before the count: unknown

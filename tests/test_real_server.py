@@ -21,7 +21,7 @@ import requests
 from conftest import MONGO_URI, database_uri, new_uuid
 from pymongo import MongoClient
 from pymongo.database import Database
-from realserver import PROBLEM_JSON, ApiSession, Gunicorn, wait_until
+from realserver import PROBLEM_JSON, ApiSession, Gunicorn, assert_verified, wait_until
 
 pytestmark = pytest.mark.real_server
 
@@ -180,6 +180,7 @@ def test_racing_claims_claim_each_learnuplet_exactly_once(database, start_orches
     for uuid, worker in winners.items():
         assert (stored[uuid]["status"], stored[uuid]["worker"]) == ("pending", worker), stored[uuid]
         assert db.stream_events.count_documents({"kind": "task_claimed", "uuid": uuid}) == 1
+    assert_verified(uri)
 
 
 def test_racing_identical_data_uploads_create_it_once(database, start_orchestrator):
@@ -207,6 +208,7 @@ def test_racing_identical_data_uploads_create_it_once(database, start_orchestrat
     assert len(learnuplets(api, problem=plan.problem)) == 2 * len(plan.algos)
     for uuid in batch:
         assert api.ok("GET", f"/data/{uuid}")["problems"] == [plan.problem]
+    assert_verified(uri)
 
 
 def _report_bodies(train_data: str, test_data: str) -> list[dict[str, Any]]:
@@ -259,6 +261,7 @@ def test_racing_reports_finish_a_task_once_and_promote_the_next_rank_once(databa
         assert [doc["status"] for doc in chain] == [outcome["status"], "todo"], chain
         best = first["model_end"] if outcome["status"] == "done" else algo
         assert chain[1]["model_start"] == best
+    assert_verified(uri)
 
 
 # --- the database goes away and comes back ------------------------------------------------

@@ -122,6 +122,32 @@ class Version(Answer):
     version: str = Field(description="the version of the installed orchestrator package")
 
 
+class AuditEvent(Answer):
+    """One sealed event of the audit chain (docs/audit.md)."""
+    version: int = Field(description="its number in the audit chain: 1, 2, 3 ...")
+    kind: str
+    at: Timestamp = Field(description="commit time")
+    by: str | None = Field(description="the account whose request committed it")
+    documents: list[str] = Field(description="`collection/uuid` of the documents it wrote")
+    event_hash: str = Field(description="SHA-256 of `event` as canonical JSON")
+    prev_hash: str = Field(description="`hash` of the entry before (64 zeros for the first)")
+    hash: str = Field(description="SHA-256 of prev_hash followed by event_hash (hex)")
+    event: dict[str, Any] = Field(description="the event as stored and hashed")
+
+
+class EventList(Answer):
+    events: list[AuditEvent]
+    next_page_token: str | None = Field(default=None, description=(
+        "present when more events match: pass it back as page_token"))
+
+
+class LedgerHead(Answer):
+    version: int = Field(description="the last sealed event's number (0: none yet)")
+    hash: str = Field(description="its hash: with version, a checkpoint to keep")
+    applied_version: int = Field(description="every sealed event up to here is applied to the "
+                                 "documents (events are sealed once applied)")
+
+
 class FieldError(BaseModel):
     field: str = Field(description="the bad field, nested ones with dots (`test_dataset.0`)")
     message: str

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..domain.states import STATUSES
+from ..ledger.events import REGISTRY_KINDS, STREAM_KINDS
 from .schemas import NO_NUL_PATTERN, UUID_PATTERN
 
 _UUID = re.compile(UUID_PATTERN)
@@ -69,6 +70,28 @@ def _text(raw: str) -> str:
     return raw
 
 
+EVENT_KINDS = (*REGISTRY_KINDS, *STREAM_KINDS)
+PUBLIC = ("problem", "algo", "data", "learnuplet", "preduplet")
+
+
+def _kind(raw: str) -> str:
+    if raw not in EVENT_KINDS:
+        raise ValueError(f"must be one of {', '.join(EVENT_KINDS)}")
+    return raw
+
+
+def _collection(raw: str) -> str:
+    if raw not in PUBLIC:
+        raise ValueError(f"must be one of {', '.join(PUBLIC)}")
+    return raw
+
+
+def _version(raw: str) -> int:
+    if not _INTEGER.fullmatch(raw) or int(raw) < 0:
+        raise ValueError("must be an audit chain version (an integer, 0 or more)")
+    return int(raw)
+
+
 # The documented fields of each collection a client may filter on, with their types.
 # A filter on a list field matches documents whose list contains the value.
 FILTERS: dict[str, dict[str, Callable[[str], Any]]] = {
@@ -85,6 +108,9 @@ FILTERS: dict[str, dict[str, Callable[[str], Any]]] = {
                   "model": _uuid, "status": _status, "worker": _nullable_uuid,
                   "prediction_storage_uuid": _nullable_uuid, "timestamp_request": _integer,
                   "timestamp_done": _integer},
+    # GET /events: the events after a version, of a kind, or that wrote a collection or a
+    # document (blueprints/audit.py)
+    "event": {"after": _version, "kind": _kind, "collection": _collection, "uuid": _uuid},
 }
 PAGING = ("limit", "page_token")
 TOKEN_LENGTH_MAX = 512  # a token this server issues has fewer than 200 characters
@@ -100,6 +126,9 @@ FILTER_SCHEMAS: dict[Callable[[str], Any], dict[str, Any]] = {
     _number: {"type": "number", "minimum": -_LARGEST, "maximum": _LARGEST},
     _status: {"type": "string", "enum": list(STATUSES)},
     _text: {"type": "string", "pattern": NO_NUL_PATTERN},
+    _kind: {"type": "string", "enum": list(EVENT_KINDS)},
+    _collection: {"type": "string", "enum": list(PUBLIC)},
+    _version: {"type": "integer", "minimum": 0, "maximum": _LARGEST},
 }
 
 

@@ -1,11 +1,12 @@
 """Background upkeep: roll forward events whose writer died (the registry's and the streams'),
-and expire lapsed leases."""
+expire lapsed leases, and seal applied events into the audit chain."""
 from __future__ import annotations
 
 import logging
 import threading
 
 from ..ledger import Ledgers
+from ..ledger.sealing import Sealer
 from .tasks import expire_leases
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ def sweep_once(ledgers: Ledgers, max_attempts: int) -> dict[str, int]:
 class Sweeper:
     """One daemon thread per server process, every `interval` seconds."""
 
-    def __init__(self, ledgers: Ledgers, interval: float, max_attempts: int):
+    def __init__(self, ledgers: Ledgers, interval: float, max_attempts: int, seal: bool = True):
         self.ledgers = ledgers
+        self.sealer = Sealer(ledgers.streams) if seal else None
         self.interval = interval
         self.max_attempts = max_attempts
         self.stopped = threading.Event()
@@ -52,6 +54,8 @@ class Sweeper:
             self.ledgers.streams.sweep()
         self.ticks += 1
         expire_leases(self.ledgers, self.max_attempts)
+        if self.sealer:
+            self.sealer.seal()
 
     def roll_registry_forward(self) -> None:
         """Apply the registry events left unapplied since the previous tick.

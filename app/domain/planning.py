@@ -3,7 +3,8 @@
 Train data of a problem = its registered data minus its test dataset, in upload order, cut
 into mini-batches of size_train_dataset; one learnuplet per batch; the learnuplets of one algo
 form a chain by rank. A chain document summarises each chain (its length, its active rank,
-its lowest waiting rank, its best model), so a decision finds them by one lookup.
+its lowest waiting rank, its best model, how many of its ranks failed), so a decision finds
+them by one lookup, and the dashboard counts a problem's tasks by status from its chains.
 Learnuplet and model uuids derive from the algo and the rank, so applying an event again
 recreates exactly the same documents.
 """
@@ -63,7 +64,7 @@ def model_summary(learnuplet: Mapping[str, Any]) -> dict[str, Any]:
 
 def new_chain(algo: str, problem: str) -> dict[str, Any]:
     return {"uuid": algo, "problem": problem, "length": 0, "active": None, "next_waiting": None,
-            "best": None}
+            "best": None, "failed": 0}
 
 
 def is_running(chain: Mapping[str, Any]) -> bool:
@@ -120,6 +121,8 @@ def advance_chain(chain: Mapping[str, Any], done: Mapping[str, Any] | None
     or None, and the chain's new fields."""
     best = best_of([chain["best"], model_summary(done) if done else None])
     fields: dict[str, Any] = {"best": best, "active": None}
+    if "failed" in chain:  # chains planned before it was kept do not know their count
+        fields["failed"] = chain["failed"] + (0 if done else 1)
     rank = chain["next_waiting"]
     if rank is None:
         return None, fields

@@ -24,6 +24,7 @@ from .kinds import EventKind
 log = logging.getLogger(__name__)
 SETTLE_SECONDS = 0.5  # how long a committed event may stay unapplied before others apply it
 NEWER_EVENTS = 100  # events read in one round trip after losing the race for a number
+MINUTE_MS = 60_000
 
 Decide = Callable[[], dict[str, Any] | None]
 
@@ -133,8 +134,11 @@ class Ledger:
         depends_on = set(content["reads"]) | set(content["writes"])  # it depends on its writes too
         number = version + 1
         for _ in range(self.attempts):
-            # `at` is the commit time: leases and timestamps run from it
-            event = {"_id": number, **content, "at": self.now()}
+            # `at` is the commit time: leases and timestamps run from it; `minute` lets the
+            # sealer find recent events (sealing.py)
+            ms = int(self.clock.now() * 1000)
+            event = {"_id": number, **content, "at": ms // 1000, "ms": ms,
+                     "minute": ms // MINUTE_MS}
             try:
                 self.store.insert_event(self.events, event)
                 return event
@@ -188,6 +192,15 @@ class Ledger:
             self.after_expand(event, writes)
         return writes
 
+    def stamped(self, event: dict[str, Any], writes: Writes) -> Writes:
+        """The writes with `seq` (list order) and the version stamped on new documents."""
+        version = event["_id"]
+        return Writes(
+            inserts={name: [{"seq": seq_of(version, index), **document, self.version_field: version}
+                            for index, document in enumerate(documents)]
+                     for name, documents in writes.inserts.items()},
+            updates=writes.updates)
+
     def apply(self, event: dict[str, Any], behind: bool = True) -> Writes:
         """Write what the event says; safe to repeat and to run concurrently with itself.
 
@@ -195,12 +208,7 @@ class Ledger:
         need not be read before moving it).
         """
         version = event["_id"]
-        writes = self.expand(event)
-        stored = Writes(
-            inserts={name: [{"seq": seq_of(version, index), **document, self.version_field: version}
-                            for index, document in enumerate(documents)]
-                     for name, documents in writes.inserts.items()},
-            updates=writes.updates)
+        stored = self.stamped(event, self.expand(event))
         self.store.write(stored, version, self.version_field)
         if self.after_apply:
             follow_up = self.after_apply(event).inserts

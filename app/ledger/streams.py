@@ -27,6 +27,7 @@ from typing import Any
 
 from ..domain.errors import Busy, Refusal
 from ..storage import Duplicate, Store, Writes
+from .audit import written
 from .commit import Observe, unobserved
 from .kinds import EventKind
 
@@ -202,6 +203,7 @@ class StreamLedger:
                  "reads": kind.reads(content), "writes": kind.writes(content)}
         writes = self.expand(event, store)
         event["seal"] = _last_written(writes)
+        event["documents"] = written(writes.inserts, writes.updates)  # for the audit (audit.py)
         return event, writes
 
     def expand(self, event: dict[str, Any], store: Store | None = None) -> Writes:

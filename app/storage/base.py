@@ -8,7 +8,7 @@ client. A storage contract suite (tests/storage/) runs the same checks against b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,8 @@ class Writes:
 class FieldOf:
     """The value of `field` of the document (`collection`, `uuid`), which an earlier update of
     the same write changes. For fields that never change: an event copies them without reading
-    them first, and on a server (MongoStore) the earlier update returns them in its round trip."""
+    them first, and on a server (MongoStore) the earlier update returns them in its round trip.
+    A write without that update (part of an event, applied again) reads them."""
 
     collection: str
     uuid: str
@@ -121,6 +122,11 @@ class Store(ABC):
         """The chain document whose running learnuplet is this one, without hidden fields."""
 
     @abstractmethod
+    def running_chains(self, status: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` chain documents whose running learnuplet has `status` (kept on the
+        chain, ledger/running.py), soonest lease expiry first (the dashboard's workers page)."""
+
+    @abstractmethod
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         """Outbox entries in one of `states` whose next attempt is due, oldest first."""
 
@@ -144,6 +150,10 @@ class Store(ABC):
         """The event with this key (a number, or `<stream>/<number>`), or None."""
 
     @abstractmethod
+    def events_by_key(self, events: str, keys: list[Any]) -> list[dict[str, Any]]:
+        """The events with these keys (those that exist), in no particular order."""
+
+    @abstractmethod
     def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` events numbered after `number`, in order."""
 
@@ -157,6 +167,32 @@ class Store(ABC):
                          ) -> list[dict[str, Any]]:
         """Up to `limit` events committed in `minute` (their field `minute`) whose commit time
         `ms` is at or after `ms`, oldest first."""
+
+    # -- the audit chain (ledger/audit.py) --------------------------------------------------
+    @abstractmethod
+    def append(self, collection: str, entries: list[dict[str, Any]]) -> int:
+        """Insert numbered entries in order, stopping at the first whose `_id` or whose
+        (`source`, `key`) is taken; returns how many were inserted."""
+
+    @abstractmethod
+    def last(self, collection: str) -> dict[str, Any] | None:
+        """The document with the highest numeric `_id`, or None."""
+
+    @abstractmethod
+    def scan(self, collection: str, filters: Mapping[str, Any], order: str,
+             start: Any = None) -> Iterator[dict[str, Any]]:
+        """Every document matching `filters` (top-level equalities), whole (`_id` included),
+        by `order` ascending, from `start` on (inclusive) when given; read in batches, so
+        memory stays bounded however many there are."""
+
+    @abstractmethod
+    def first_minute_after(self, events: str, minute: int) -> int | None:
+        """The lowest `minute` of an event committed after `minute`, or None."""
+
+    @abstractmethod
+    def latest_events(self, events: str, minute: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` events committed in `minute` (their field `minute`), newest first (the
+        dashboard's recent changes: an equality, which FerretDB hands to its database)."""
 
     @abstractmethod
     def checkpoint(self, name: str) -> int:

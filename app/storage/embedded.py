@@ -160,6 +160,13 @@ class EmbeddedStore(Store):
             chain = task and self._collections.get("chain", EMPTY).documents.get(task.get("algo"))
             return shown(chain) if chain and chain.get("running") == learnuplet else None
 
+    def running_chains(self, status: str, limit: int) -> list[dict[str, Any]]:
+        with self._locked():
+            found = [chain for chain in self._collections.get("chain", EMPTY).documents.values()
+                     if matches(chain, "running_status", status)]
+            found.sort(key=lambda chain: _ascending(chain.get("running_lease_expires")))
+            return [shown(chain) for chain in (found[:limit] if limit else found)]
+
     def due_deliveries(self, states: list[str], now: float, limit: int) -> list[dict[str, Any]]:
         with self._locked():
             due = [entry for entry in self._collections.get("outbox", EMPTY).documents.values()
@@ -179,6 +186,11 @@ class EmbeddedStore(Store):
         with self._locked():
             event = self._collections.get(events, EMPTY).documents.get(number)
             return None if event is None else copy(event)
+
+    def events_by_key(self, events: str, keys: list[Any]) -> list[dict[str, Any]]:
+        with self._locked():
+            stored = self._collections.get(events, EMPTY).documents
+            return [copy(stored[key]) for key in dict.fromkeys(keys) if key in stored]
 
     def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
         with self._locked():
@@ -209,6 +221,49 @@ class EmbeddedStore(Store):
                      and any(at >= ms for at in numbers(event.get("ms")))]
             found.sort(key=lambda event: event["ms"])
             return [copy(event) for event in (found[:limit] if limit else found)]
+
+    def latest_events(self, events: str, minute: int, limit: int) -> list[dict[str, Any]]:
+        with self._locked():
+            found = [event for event in self._collections.get(events, EMPTY).documents.values()
+                     if matches(event, "minute", minute)]
+            found.sort(key=lambda event: event["ms"], reverse=True)
+            return [copy(event) for event in (found[:limit] if limit else found)]
+    def append(self, collection: str, entries: list[dict[str, Any]]) -> int:
+        with self._locked():
+            stored = self._collections.get(collection, EMPTY).documents
+            taken = {(entry.get("source"), entry.get("key")) for entry in stored.values()}
+            fresh = []
+            for entry in entries:  # unique: `_id`, and (source, key) as MongoStore's index
+                if entry["_id"] in stored or (entry.get("source"), entry.get("key")) in taken:
+                    break
+                taken.add((entry.get("source"), entry.get("key")))
+                fresh.append(entry)
+            if fresh:
+                self._commit({"i": {collection: fresh}})
+            return len(fresh)
+
+    def last(self, collection: str) -> dict[str, Any] | None:
+        with self._locked():
+            found = self._collections.get(collection, EMPTY)
+            return copy(found.documents[found.numbered[-1]]) if found.numbered else None
+
+    def scan(self, collection: str, filters: Mapping[str, Any], order: str,
+             start: Any = None) -> Iterator[dict[str, Any]]:
+        check_filters(filters)
+        with self._locked():
+            found = [document for document in self._collections.get(collection, EMPTY).documents.values()
+                     if all(matches(document, field, wanted) for field, wanted in filters.items())
+                     and (start is None or document[order] >= start)]
+        found.sort(key=lambda document: document[order])
+        for index in range(0, len(found), 1000):  # copies a batch at a time, as a cursor reads
+            with self._locked():
+                batch = [copy(document) for document in found[index:index + 1000]]
+            yield from batch
+
+    def first_minute_after(self, events: str, minute: int) -> int | None:
+        with self._locked():
+            return min((found for event in self._collections.get(events, EMPTY).documents.values()
+                        for found in numbers(event.get("minute")) if found > minute), default=None)
 
     def checkpoint(self, name: str) -> int:
         with self._locked():
@@ -356,3 +411,8 @@ def _collector_paused() -> Iterator[None]:
 def _key_order(key: Any) -> tuple[int, Any]:
     """MongoDB's order of `_id` values of different types: numbers, then strings."""
     return (0, key) if type(key) in (int, float) else (1, str(key))
+
+
+def _ascending(value: Any) -> tuple[int, Any]:
+    """MongoDB's ascending order for a number or null: null (or missing) first."""
+    return (0, 0) if value is None else (1, value)

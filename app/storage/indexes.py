@@ -39,14 +39,23 @@ INDEXES: dict[str, list[Index]] = {
     "chain": [[("problem", ASC)], [("running", ASC)],
               [("running_status", ASC), ("running_lease_expires", ASC)]],
     "outbox": [[("state", ASC), ("next_attempt", ASC)]],  # due_deliveries
-    "stream_events": [[("minute", ASC), ("ms", ASC)]],  # events_in_minute (the stream sweep)
+    "stream_events": [[("minute", ASC), ("ms", ASC)]],  # events_in_minute (sweep, sealer)
+    "events": [[("minute", ASC), ("ms", ASC)]],  # events_in_minute (the sealer)
+    # the audit chain (ledger/audit.py): its order (the number is `_id`, `seq` pages it), what
+    # GET /events and the history filter on, and the sealer's reads by minute
+    "audit": [[("seq", ASC)], *_filters("kind", "collections", "uuids", "documents"),
+              [("minute", ASC), ("ms", ASC)]],
 }
+
+# Unique indexes: an event is sealed once (with `_id`, the number, the sealer's commit point).
+UNIQUE: dict[str, list[Index]] = {"audit": [[("source", ASC), ("key", ASC)]]}
 
 # The fields that hold lists of uuids, by collection.
 ARRAY_FIELDS: dict[str, set[str]] = {
     "problem": {"test_dataset"},
     "data": {"problems"},
     "learnuplet": {"train_data", "test_data"},
+    "audit": {"collections", "uuids", "documents"},
 }
 
 

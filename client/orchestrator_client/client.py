@@ -52,6 +52,8 @@ class Client:
         self.data: Listing[Data] = Listing(self.transport, "data")
         self.learnuplets: Listing[Learnuplet] = Listing(self.transport, "learnuplet")
         self.preduplets: Listing[Preduplet] = Listing(self.transport, "preduplet")
+        # the audit trail: sealed events, filtered by after, kind, collection, uuid
+        self.events: Listing[dict[str, Any]] = Listing(self.transport, "event", "/events")
 
     @classmethod
     def from_env(cls, **options: Any) -> Client:
@@ -92,6 +94,11 @@ class Client:
         """`GET /openapi.json`: the server's OpenAPI description."""
         document: dict[str, Any] = self.transport.request("GET", "/openapi.json").json()
         return document
+
+    def ledger(self) -> dict[str, Any]:
+        """`GET /ledger`: the audit chain's head (version, hash, applied_version)."""
+        head: dict[str, Any] = self.transport.request("GET", "/ledger").json()
+        return head
 
     # --- creates: idempotent by uuid, so a uuid is chosen here when the caller gives none ----
     def create_problem(self, *, workflow: str, test_dataset: list[str], size_train_dataset: int,

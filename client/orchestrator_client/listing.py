@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .transport import Transport
 
@@ -30,9 +30,10 @@ def query(filters: Mapping[str, FilterValue]) -> dict[str, str]:
 class Listing(Generic[D]):
     """`GET /<collection>` and `GET /<collection>/<uuid>` of one collection."""
 
-    def __init__(self, transport: Transport, collection: str):
+    def __init__(self, transport: Transport, collection: str, path: str | None = None):
         self.transport = transport
         self.collection = collection
+        self.path = path or f"/{collection}"  # the audit trail's is /events
 
     def get(self, uuid: str) -> D:
         """The document; NotFound if there is none."""
@@ -52,8 +53,23 @@ class Listing(Generic[D]):
             params["limit"] = str(limit)
         if page_token is not None:
             params["page_token"] = page_token
-        body = self.transport.request("GET", f"/{self.collection}", params=params).json()
+        body = self.transport.request("GET", self.path, params=params).json()
         return Page(body[f"{self.collection}s"], body.get("next_page_token"))
+
+    def history(self, uuid: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """`GET /<collection>/<uuid>/history`: the sealed events that wrote the document,
+        oldest first (docs/audit.md), page after page."""
+        token: str | None = None
+        while True:
+            params = {"limit": str(limit)} if limit is not None else {}
+            if token:
+                params["page_token"] = token
+            body = self.transport.request("GET", f"/{self.collection}/{uuid}/history",
+                                          params=params).json()
+            yield from body["events"]
+            token = body.get("next_page_token")
+            if not token:
+                return
 
     def iterate(self, limit: int | None = None, **filters: FilterValue) -> Iterator[D]:
         """Every matching document, page after page (`limit` per request)."""

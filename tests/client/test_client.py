@@ -22,6 +22,7 @@ from orchestrator_client import (
 )
 
 from app import __version__ as app_version
+from app.ledger.sealing import Sealer
 
 PREFIX = "urn:morpheo:orchestrator:problem:"
 
@@ -38,6 +39,9 @@ CLIENT_ROUTES = {
     *(("post", f"/worker/{kind}/{{uuid}}{tail}") for kind in ("learnuplet", "preduplet")
       for tail in ("", "/heartbeat")),
     ("post", "/learndone/{uuid}"), ("post", "/preddone/{uuid}"),
+    ("get", "/events"), ("get", "/ledger"),  # Client.events, Client.ledger()
+    *(("get", f"/{collection}/{{uuid}}/history")  # Listing.history
+      for collection in ("problem", "algo", "data", "learnuplet", "preduplet")),
 }
 
 
@@ -108,6 +112,19 @@ def test_every_route_through_the_client(api):
     api.claim("learnuplet", rank1["uuid"], worker)
     api.learn_failed(rank1["uuid"], worker=worker)
     assert api.learnuplets.get(rank1["uuid"])["status"] == "failed"
+
+
+def test_the_audit_trail_through_the_client(api, ledgers):
+    problem = api.create_problem(workflow=new_uuid(), test_dataset=[], size_train_dataset=1)
+    uuid = problem.document["uuid"]
+    assert api.ledger()["version"] == 0
+    Sealer(ledgers.streams, settle_seconds=0).seal()  # the sweeper's step, at once
+    head = api.ledger()
+    assert head["version"] == head["applied_version"] == 1
+    [event] = api.events.all(kind="problem_registered")
+    assert event["hash"] == head["hash"] and event["event"]["problem"]["uuid"] == uuid
+    assert [e["version"] for e in api.problems.history(uuid)] == [1]
+    assert api.events.page(after=1).documents == []
 
 
 def test_iteration_follows_the_pages_in_order(api, proxy):

@@ -283,6 +283,22 @@ def test_events_in_minute_oldest_first_from_a_time(store: Store) -> None:
     assert store.events_in_minute("stream_events", 7, 0, 10) == []
 
 
+def test_latest_events_of_a_minute_newest_first(store: Store) -> None:
+    for key, minute, ms in [("a/1", 5, 300_500), ("b/1", 5, 300_100), ("c/1", 6, 360_000),
+                            ("d/1", 5, 300_900), ("e/1", 4, 299_000)]:
+        store.insert_event("stream_events", {"_id": key, "minute": minute, "ms": ms})
+    assert [e["_id"] for e in store.latest_events("stream_events", 5, 10)] == ["d/1", "a/1", "b/1"]
+    assert [e["_id"] for e in store.latest_events("stream_events", 5, 2)] == ["d/1", "a/1"]
+    assert store.latest_events("stream_events", 7, 10) == []
+def test_first_minute_after(store: Store) -> None:
+    assert store.first_minute_after("stream_events", 0) is None
+    for key, minute in [("a/1", 5), ("b/1", 9), ("c/1", 7)]:
+        store.insert_event("stream_events", {"_id": key, "minute": minute, "ms": minute * 60_000})
+    assert store.first_minute_after("stream_events", 0) == 5
+    assert store.first_minute_after("stream_events", 5) == 7
+    assert store.first_minute_after("stream_events", 9) is None
+
+
 def test_event_is_a_copy(store: Store) -> None:
     event = {"_id": 1, "writes": ["k"]}
     store.insert_event("events", event)
@@ -291,6 +307,49 @@ def test_event_is_a_copy(store: Store) -> None:
     assert read == {"_id": 1, "writes": ["k"]}
     read["writes"].append("changed")  # type: ignore[index]
     assert store.events_after("events", 0, 1) == [{"_id": 1, "writes": ["k"]}]
+
+
+def test_events_by_key(store: Store) -> None:
+    for key in ("a/1", "a/2", "b/1"):
+        store.insert_event("stream_events", {"_id": key, "n": 1})
+    found = store.events_by_key("stream_events", ["b/1", "a/1", "x/9", "a/1"])
+    assert sorted(event["_id"] for event in found) == ["a/1", "b/1"]
+    assert store.events_by_key("stream_events", []) == []
+
+
+# --- the audit chain -------------------------------------------------------------------------
+
+def entry(number: int, key: Any, source: str = "stream_events") -> dict[str, Any]:
+    return {"_id": number, "seq": f"{number:012d}", "source": source, "key": key}
+
+
+def test_append_stops_at_a_taken_number_or_event(store: Store) -> None:
+    assert store.last("audit") is None
+    assert store.append("audit", [entry(1, "a/1"), entry(2, "a/2")]) == 2
+    # a racing sealer took number 3: nothing after it is inserted
+    assert store.append("audit", [entry(2, "b/1"), entry(3, "b/2")]) == 0
+    assert store.append("audit", [entry(3, "b/1"), entry(4, "a/2"), entry(5, "b/2")]) == 1
+    assert store.append("audit", [entry(4, 7, "events")]) == 1  # another source, its own keys
+    assert [(e["_id"], e["key"]) for e in store.dump("audit")] == [
+        (1, "a/1"), (2, "a/2"), (3, "b/1"), (4, 7)]
+    assert store.last("audit") == entry(4, 7, "events")
+
+
+def test_append_in_more_than_one_batch(store: Store) -> None:
+    entries = [entry(number, f"s/{number}") for number in range(1, 251)]
+    entries[180] = entry(181, "s/3")  # an event already sealed, in the second batch of 100
+    assert store.append("audit", entries) == 180
+    assert store.last("audit")["_id"] == 180
+    assert len(store.dump("audit")) == 180
+
+
+def test_scan_reads_everything_in_order_from_a_start(store: Store) -> None:
+    store.append("audit", [entry(number, f"s/{2000 - number}") for number in range(1, 1501)])
+    assert [e["_id"] for e in store.scan("audit", {}, "_id")] == list(range(1, 1501))
+    assert [e["_id"] for e in store.scan("audit", {}, "_id", 1400)] == list(range(1400, 1501))
+    by_key = [e["key"] for e in store.scan("audit", {"source": "stream_events"}, "key")]
+    assert by_key == sorted(by_key) and len(by_key) == 1500
+    assert list(store.scan("audit", {"source": "events"}, "key")) == []
 
 
 def test_heads_move_forward_only(store: Store) -> None:
@@ -341,6 +400,18 @@ def test_stale_running(store: Store) -> None:
     assert store.stale_running(101, 1) in (["a"], ["b"])
 
 
+def test_running_chains_by_status_soonest_lease_first(store: Store) -> None:
+    late, soon = doc("1", running="a", running_status="pending", running_lease_expires=200), \
+        doc("2", running="b", running_status="pending", running_lease_expires=100)
+    todo, idle = doc("3", running="c", running_status="todo", running_lease_expires=None), \
+        doc("4", running=None, running_status=None)
+    insert(store, "chain", late, soon, todo, idle)
+    assert [chain["running"] for chain in store.running_chains("pending", 10)] == ["b", "a"]
+    assert [chain["running"] for chain in store.running_chains("pending", 1)] == ["b"]
+    assert store.running_chains("todo", 10) == [{k: v for k, v in todo.items() if k != "seq"}]
+    assert store.running_chains("failed", 10) == []
+
+
 def test_chain_running_finds_the_chain_of_its_running_learnuplet(store: Store) -> None:
     task, waiting = doc("1", algo="algo-1"), doc("2", algo="algo-1")
     insert(store, "learnuplet", task, waiting)
@@ -375,6 +446,16 @@ def test_write_copies_the_field_when_the_update_it_follows_was_applied_already(s
     store.write(Writes(updates=[("learnuplet", task["uuid"], {"status": "todo"}),
                                 ("chain", chain["uuid"], {"data": FieldOf(
                                     "learnuplet", task["uuid"], "data")})]), 2, "version")
+    assert store.get("chain", chain["uuid"]) == {"uuid": chain["uuid"], "version": 2, "data": ["x"]}
+
+
+def test_write_copies_the_field_of_a_document_it_does_not_update(store: Store) -> None:
+    # a write that re-applies part of an event (the chain document's update alone)
+    task, chain = doc("1", data=["x"], status="todo", version=2), doc("2", version=1)
+    insert(store, "learnuplet", task)
+    insert(store, "chain", chain)
+    store.write(Writes(updates=[("chain", chain["uuid"], {"data": FieldOf(
+        "learnuplet", task["uuid"], "data")})]), 2, "version")
     assert store.get("chain", chain["uuid"]) == {"uuid": chain["uuid"], "version": 2, "data": ["x"]}
 
 
