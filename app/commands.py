@@ -57,8 +57,9 @@ def create_indexes() -> None:
 @click.command("sweep")
 @with_appcontext
 def sweep() -> None:
-    """Sweep once: apply committed events their writer left, expire lapsed leases."""
-    done = sweep_once(database(), current_app.config["MAX_ATTEMPTS"])
+    """Sweep once: apply committed events their writer left, expire lapsed leases, seal."""
+    config = current_app.config
+    done = sweep_once(database(), config["MAX_ATTEMPTS"], seal=config["SEAL_EVENTS"])
     click.echo(" ".join(f"{name}={count}" for name, count in done.items()))
 
 

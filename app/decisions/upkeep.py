@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 STREAM_SWEEP_EVERY = 6
 
 
-def sweep_once(ledgers: Ledgers, max_attempts: int) -> dict[str, int]:
+def sweep_once(ledgers: Ledgers, max_attempts: int, seal: bool = True) -> dict[str, int]:
     """One sweep now, from a command (`flask sweep`), beside any running server: what the
     start-up and a sweeper tick do. A registry event still pending is first given its writer's
     time to finish (settle), as at start-up. Returns what it did, by kind."""
@@ -25,9 +25,12 @@ def sweep_once(ledgers: Ledgers, max_attempts: int) -> dict[str, int]:
     before = registry.head()
     registry.settle(before)
     registry.roll_forward()
-    return {"registry_events_applied": registry.head() - before,
+    done = {"registry_events_applied": registry.head() - before,
             "stream_events_applied": ledgers.streams.sweep(),
             "leases_expired": expire_leases(ledgers, max_attempts)}
+    if seal:
+        done["events_sealed"] = Sealer(ledgers.streams).seal()
+    return done
 
 
 class Sweeper:
