@@ -6,19 +6,24 @@ __version__ = "1.0.0"  # the one version: pyproject.toml reads it, GET /version 
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
+import click
 from flask import Flask, request
 from flask_cors import CORS
 
 from .api.accounts import AccountsFileError, StoredAccount, load_accounts
 from .api.auth import Authenticator, check_every_route_declares_a_permission, init_auth
-from .api.blueprints import algo, audit, dashboard, data, learnuplet, meta, preduplet, problem
+from .api.blueprints import algo, audit, dashboard, data, learnuplet, meta, metrics, preduplet, problem
 from .api.errors import register_error_handlers
 from .api.headers import add_security_headers
-from .api.views import LEDGER, STORE, VERSION
+from .api.metrics import Metrics
+from .api.tracing import REQUEST_ID_HEADER, init_tracing
+from .api.views import LEDGER, METRICS, STORE, VERSION
 from .clock import SystemClock
+from .commands import register_commands
 from .config import ConfigError, load_config
 from .decisions.chains import follow_registry
 from .decisions.upkeep import Sweeper
@@ -29,7 +34,7 @@ from .ledger.events import REGISTRY_KINDS, STREAM_KINDS
 from .storage import Store
 from .storage.errors import DatabaseError
 
-__all__ = ["create_app", "stop_background", "ConfigError", "__version__"]
+__all__ = ["create_app", "connect_database", "stop_background", "ConfigError", "__version__"]
 log = logging.getLogger(__name__)
 BACKGROUND = "orchestrator.background"
 MEMORY = ":memory:"
@@ -46,30 +51,54 @@ def stop_background(app: Flask, wait: float = 30.0) -> None:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app; raises ConfigError (saying what to set) for a configuration that can't run."""
-    app = Flask(__name__, static_folder=None)  # no static files: every route is the API
-    app.config.update(load_config(config))
-    authenticator = open_accounts(app.config)
-    store = open_store(app)
-    ledgers = open_ledgers(app, store)
-    app.extensions[STORE] = store
-    app.extensions[LEDGER] = ledgers
-    app.extensions[VERSION] = __version__
+    """Build the app; raises ConfigError (saying what to set) for a configuration that can't run.
 
+    Under a command-line command that serves no request (`flask --app app routes`, the
+    commands of commands.py) it needs no account and opens no database until a command asks
+    for it (connect_database); everywhere else (gunicorn, python -m app, `flask run`, tests)
+    it refuses to start without an account and opens the database at once.
+    """
+    serving = _serves_requests()
+    app = Flask(__name__, static_folder=None)  # no static files: every route is the API
+    app.config.update(load_config(config, accounts_required=serving))
+    authenticator = open_accounts(app.config, required=serving)
+    app.extensions[VERSION] = __version__
+    app.extensions[METRICS] = Metrics(lambda: app.extensions.get(LEDGER),
+                                      push=bool(app.config["COMPUTE_URL"]))
+
+    init_tracing(app, app.extensions[METRICS], time.perf_counter)  # first: sees every request
     register_error_handlers(app)
     add_security_headers(app)
-    init_auth(app, authenticator)
     if app.config["CORS"]:
-        CORS(app, expose_headers=["Link"])
-    for blueprint in (meta.bp, problem.bp, algo.bp, data.bp, learnuplet.bp, preduplet.bp,
-                      audit.bp, dashboard.bp):
+        CORS(app, expose_headers=["Link", REQUEST_ID_HEADER])
+    for blueprint in (meta.bp, metrics.bp, problem.bp, algo.bp, data.bp, learnuplet.bp,
+                      preduplet.bp, audit.bp, dashboard.bp):
         app.register_blueprint(blueprint)
+    init_auth(app, authenticator)  # after the blueprints: it reads their routes' settings
     check_every_route_declares_a_permission(app)
-    _prepare_database_on_first_use(app, ledgers)
+    register_commands(app)
+    if serving:
+        _prepare_database_on_first_use(app, connect_database(app))
     return app
 
 
-def open_accounts(config: Mapping[str, Any]) -> Authenticator:
+def _serves_requests() -> bool:
+    """False while a click command other than `run` runs (the `flask` and `orchestrator`
+    commands): those may list routes or work on the database without an account."""
+    command = click.get_current_context(silent=True)
+    return command is None or command.info_name == "run"
+
+
+def connect_database(app: Flask) -> Ledgers:
+    """The app's store and ledgers, opened on the first call."""
+    if LEDGER not in app.extensions:
+        store = open_store(app)
+        app.extensions[STORE] = store
+        app.extensions[LEDGER] = open_ledgers(app, store)
+    return app.extensions[LEDGER]
+
+
+def open_accounts(config: Mapping[str, Any], required: bool = True) -> Authenticator:
     """The administrator (USER_AUTH/PWD_AUTH) and the accounts of ACCOUNTS_FILE."""
     admin = (config["USER_AUTH"], config["PWD_AUTH"]) if config.get("USER_AUTH") else None
     accounts: dict[str, StoredAccount] = {}
@@ -78,7 +107,7 @@ def open_accounts(config: Mapping[str, Any]) -> Authenticator:
             accounts = load_accounts(config["ACCOUNTS_FILE"], {admin[0]} if admin else set())
         except AccountsFileError as error:
             raise ConfigError(str(error)) from None
-    if admin is None and not accounts:
+    if admin is None and not accounts and required:
         raise ConfigError(f"ACCOUNTS_FILE={config['ACCOUNTS_FILE']} holds no account and "
                           "USER_AUTH/PWD_AUTH are not set: no one could use the server")
     return Authenticator(admin, accounts)
@@ -89,10 +118,12 @@ def open_ledgers(app: Flask, store: Store) -> Ledgers:
     registry event plans or extends its chains on their streams."""
     clock, attempts = SystemClock(), app.config["COMMIT_ATTEMPTS"]
     stamp = {"deliver": bool(app.config["COMPUTE_URL"])}
+    watch = app.extensions[METRICS].contention  # commit conflicts and retries, counted
     streams = StreamLedger(store, STREAM_KINDS, clock, attempts=attempts, stamp=stamp,
-                           after_expand=schedule_deliveries)
+                           after_expand=schedule_deliveries, observe=watch("streams"))
     registry = Ledger(store, REGISTRY_KINDS, clock, attempts=attempts, stamp=stamp,
-                      after_apply=lambda event: follow_registry(streams, event))
+                      after_apply=lambda event: follow_registry(streams, event),
+                      observe=watch("registry"))
     return Ledgers(registry=registry, streams=streams)
 
 
@@ -147,9 +178,11 @@ def _prepare_database_on_first_use(app: Flask, ledgers: Ledgers) -> None:
             app.extensions[BACKGROUND] = _start_background(app, ledgers)
             state.update(ready=True, pid=os.getpid())
 
+    without_database = meta.WITHOUT_DATABASE | {metrics.ENDPOINT}  # /metrics says if it is down
+
     @app.before_request
     def _ready() -> None:
-        if request.endpoint not in meta.WITHOUT_DATABASE:
+        if request.endpoint not in without_database:
             prepare()
 
     app.extensions["orchestrator.prepare"] = prepare
@@ -166,5 +199,7 @@ def _start_background(app: Flask, ledgers: Ledgers) -> list[Any]:
         sweeper = Sweeper(ledgers, config["SWEEP_SECONDS"], config["MAX_ATTEMPTS"],
                           seal=config["SEAL_EVENTS"]).start()
     if config["COMPUTE_URL"]:
-        dispatcher = Dispatcher(delivery_ledger(ledgers.registry), config).start()
+        watch = app.extensions[METRICS]
+        dispatcher = Dispatcher(delivery_ledger(ledgers.registry, watch.contention("delivery")),
+                                config, observe=watch.delivery()).start()
     return [sweeper, dispatcher]

@@ -8,6 +8,8 @@
 - version: prints the version (also GET /version).
 - verify [--from VERSION --hash HASH]: checks the audit chain and re-derives every document
   from the events (docs/audit.md); exit 0 when intact, 1 naming the first thing that is not.
+- create-indexes, sweep, export: the operators' commands of commands.py, the same as
+  `flask --app app COMMAND` (run by Flask's command line).
 """
 import argparse
 import getpass
@@ -16,22 +18,30 @@ import os
 import sys
 from collections.abc import Callable
 
+from flask.cli import FlaskGroup
 from werkzeug.serving import WSGIRequestHandler
 
 from . import ConfigError, __version__, create_app
 from .api.passwords import hash_password
+from .commands import COMMANDS as FLASK_COMMANDS
+from .config import load_config
+from .logs import configure_logging
 
 
 class QuietRequestHandler(WSGIRequestHandler):
-    """The development server without its `Server: Werkzeug/<version> Python/<version>`."""
+    """The development server without its `Server: Werkzeug/<version> Python/<version>`, nor its
+    line per request: the app writes a richer one (api/tracing.py)."""
 
     def version_string(self) -> str:
         return "orchestrator"
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
 
 def serve() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        configure_logging(load_config(accounts_required=False))  # create_app checks accounts
         app = create_app()
     except ConfigError as error:
         print(f"orchestrator: cannot start: {error}", file=sys.stderr)
@@ -107,8 +117,17 @@ COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
 }
 
 
+def run_flask_command(arguments: list[str], program: str) -> int:
+    """One of commands.py's commands, through Flask's command line (as `flask --app app`)."""
+    group = FlaskGroup(create_app=create_app, add_default_commands=False,
+                       add_version_option=False, load_dotenv=False)
+    return group.main(arguments, prog_name=program)  # exits with the command's status
+
+
 def run_command(arguments: list[str], program: str) -> int:
     """Run one command; a wrong one prints the usage and exits with status 2."""
+    if arguments and arguments[0] in FLASK_COMMANDS:
+        return run_flask_command(arguments, program)
     parser = argparse.ArgumentParser(
         prog=program, description="The Morpheo Orchestrator. Settings come from the environment "
                                   "(USER_AUTH, PWD_AUTH, MONGO_URI...: docs/configuration.md).")
@@ -120,6 +139,8 @@ def run_command(arguments: list[str], program: str) -> int:
             command.add_argument("--from", dest="start", type=int, metavar="VERSION",
                                  help="start at this audit chain version (a kept checkpoint)")
             command.add_argument("--hash", help="the checkpoint's hash (GET /ledger gave both)")
+    for name, command in FLASK_COMMANDS.items():  # listed here, run by run_flask_command
+        commands.add_parser(name, help=command.get_short_help_str(80))
     parsed = parser.parse_args(arguments)
     run = COMMANDS[parsed.command][0]
     return run(parsed) if parsed.command == "verify" else run()

@@ -36,7 +36,13 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_TIMEOUT_SECONDS": 10.0,  # one push attempt
     "DELIVERY_FIRST_RETRY_SECONDS": 1.0,  # backoff after the first failure, doubled each time
     "DELIVERY_MAX_BACKOFF_SECONDS": 60.0,
+    # Observability (docs/deployment.md, Metrics and logs).
+    "LOG_LEVEL": "INFO",  # DEBUG, INFO, WARNING, ERROR
+    "LOG_FORMAT": "text",  # text, or json: one JSON object per line
+    "METRICS_REQUIRE_AUTH": True,  # GET /metrics needs credentials (any account may read it)
 }
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 _BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True,
                   "0": False, "false": False, "no": False, "off": False, "": False}
@@ -63,22 +69,29 @@ def _convert(name: str, raw: str, default: Any) -> Any:
 
 
 def load_config(overrides: Mapping[str, Any] | None = None,
-                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Defaults, then the environment, then explicit overrides (tests, embedding)."""
+                environ: Mapping[str, str] | None = None,
+                accounts_required: bool = True) -> dict[str, Any]:
+    """Defaults, then the environment, then explicit overrides (tests, embedding).
+
+    `accounts_required=False` only for command-line tools that serve no request (create_app
+    under `flask`, commands.py): a server never starts without an account."""
     environ = os.environ if environ is None else environ
     config = dict(DEFAULTS)
     for name, default in DEFAULTS.items():
         if name in environ:
             config[name] = _convert(name, environ[name], default)
     config.update(overrides or {})
-    check_config(config)
+    config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
+    config["LOG_FORMAT"] = str(config["LOG_FORMAT"]).lower()
+    check_config(config, accounts_required)
     return config
 
 
-def check_config(config: Mapping[str, Any]) -> None:
+def check_config(config: Mapping[str, Any], accounts_required: bool = True) -> None:
     """Refuse settings that would run the server open or broken."""
     has_user, has_password = bool(config.get("USER_AUTH")), bool(config.get("PWD_AUTH"))
-    if has_user != has_password or not (has_user or config.get("ACCOUNTS_FILE")):
+    if has_user != has_password or accounts_required and not (has_user
+                                                               or config.get("ACCOUNTS_FILE")):
         raise ConfigError(
             "No account is configured: set USER_AUTH and PWD_AUTH (the administrator's "
             "user name and password), and/or ACCOUNTS_FILE. The Orchestrator never runs "
@@ -99,5 +112,9 @@ def check_config(config: Mapping[str, Any]) -> None:
         # A chain document names the learnuplets its last event wrote: past this many, it
         # could outgrow MongoDB's 16 MiB documents and its event could never be applied.
         raise ConfigError(f"MAX_EVENT_DOCUMENTS must be at most {MAX_EVENT_DOCUMENTS_CEILING}")
+    if config["LOG_LEVEL"] not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     if config["COMPUTE_URL"] and not str(config["COMPUTE_URL"]).startswith(("http://", "https://")):
         raise ConfigError("COMPUTE_URL must be an http:// or https:// URL")

@@ -5,6 +5,10 @@ for the same route, and nothing else. Started exactly like the Orchestrator:
 `gunicorn --config gunicorn_config.py "bench.baseline:create_app()"` (MONGO_URI from the
 environment).
 
+Like the Orchestrator, it writes one access-log line per request through the logging that
+gunicorn_config.py sets up (gunicorn's own access log is off, the Orchestrator writes its
+own): both apps pay for the same log line, as both paid for gunicorn's before.
+
 The claim and report routes are the two single-document updates a task store needs at
 the very least. They bypass the ledger, so the benchmark points them only at learnuplets
 of algos the Orchestrator's workers never touch. The claim accepts a `waiting` task too,
@@ -12,10 +16,11 @@ because the baseline has no chain to promote the next rank (that is the Orchestr
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from pymongo import MongoClient
 
 LIST_FIELDS_INT = {"rank", "size_train_dataset", "timestamp_upload", "timestamp_creation",
@@ -26,6 +31,17 @@ def create_app() -> Flask:
     app = Flask(__name__)
     client = MongoClient(os.environ["MONGO_URI"])
     db = client.get_default_database("orchestrator")
+    access = logging.getLogger("baseline.access")
+
+    @app.before_request
+    def started() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def logged(response):
+        access.info("%s %s %d %.1fms", request.method, request.path, response.status_code,
+                    (time.perf_counter() - g.started) * 1000)
+        return response
 
     @app.get("/<collection>/<uuid>")
     def one(collection: str, uuid: str):

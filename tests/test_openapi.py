@@ -16,7 +16,7 @@ ROUTES = [
     ("post", "/learndone/{uuid}"), ("post", "/preddone/{uuid}"),
     ("post", "/worker/learnuplet/{uuid}/heartbeat"), ("post", "/worker/preduplet/{uuid}/heartbeat"),
     ("get", "/health"), ("get", "/ready"), ("get", "/version"), ("get", "/openapi.json"),
-    ("get", "/docs"),
+    ("get", "/docs"), ("get", "/metrics"),
 ]
 CREATES = ["/problem", "/algo", "/data", "/prediction"]
 BODY_FIELDS = {

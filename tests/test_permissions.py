@@ -36,6 +36,7 @@ GET /learnuplet                         ok        ok         ok        ok       
 GET /learnuplet/<uuid>                  ok        ok         ok        ok         ok            ok
 GET /preduplet                          ok        ok         ok        ok         ok            ok
 GET /preduplet/<uuid>                   ok        ok         ok        ok         ok            ok
+GET /metrics                            ok        ok         ok        ok         ok            ok
 GET /ui/                                ok        ok         ok        ok         ok            ok
 GET /ui/problem/<uuid>                  ok        ok         ok        ok         ok            ok
 GET /ui/algo/<uuid>                     ok        ok         ok        ok         ok            ok
@@ -174,6 +175,7 @@ def _read_cases() -> dict[str, Case]:
             lambda world, c=collection: f"/{c}/{_one(world, c)}/history", task="preduplet")
     cases["GET /events"] = Case("audit.events", "GET", lambda world: "/events")
     cases["GET /ledger"] = Case("audit.ledger_head", "GET", lambda world: "/ledger")
+    cases["GET /metrics"] = Case("metrics.metrics", "GET", lambda world: "/metrics")
     return cases
 
 

@@ -199,6 +199,7 @@ def test_python_m_app_binds_host_default_loopback(monkeypatch, config):
     seen = {}
     monkeypatch.setattr(Flask, "run", lambda self, **options: seen.update(options))
     monkeypatch.setattr(entry, "create_app", lambda: create_app(config))
+    monkeypatch.setattr(entry, "configure_logging", lambda settings: None)  # keep pytest's
     monkeypatch.delenv("HOST", raising=False)
     assert entry.serve() == 0
     assert seen["host"] == "127.0.0.1"

@@ -23,6 +23,7 @@ from .schemas import UUID_PATTERN, Body
 BodyT = TypeVar("BodyT", bound=Body)
 _UUID = re.compile(UUID_PATTERN)
 LEDGER, STORE, VERSION = "orchestrator.ledger", "orchestrator.store", "orchestrator.version"
+METRICS = "orchestrator.metrics"
 
 
 def ledger() -> Ledgers:
@@ -170,7 +171,8 @@ def documented(**spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]
     schemas.py); collection (query filters); errors (statuses besides those openapi.py adds
     for every route of the kind); why ({status: meaning} where it differs from the usual);
     database (False: answers without it); media and schema (an answer that is not JSON);
-    hidden (not an API operation)."""
+    hidden (not an API operation); auth_setting (a setting that, when false, opens the route
+    to requests without credentials: auth.py)."""
 
     def attach(view: Callable[..., Any]) -> Callable[..., Any]:
         view.openapi = spec  # type: ignore[attr-defined]

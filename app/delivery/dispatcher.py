@@ -16,6 +16,7 @@ from typing import Any
 import requests
 
 from ..ledger import Ledger
+from ..ledger.commit import Observe, unobserved
 from ..storage import Store, public
 from .outbox import DELIVERY_KINDS, PENDING_DELIVERY, SENDING, delivery_fields
 
@@ -25,15 +26,16 @@ POLL_SECONDS = 0.5  # keeps the first retry within 2 s of a failure
 SENDERS = 8  # attempts in flight per process, so one hanging compute call blocks nothing else
 
 
-def delivery_ledger(main: Ledger) -> Ledger:
+def delivery_ledger(main: Ledger, observe: Observe = unobserved) -> Ledger:
     """The ledger of delivery attempts, beside the main one (see outbox.py)."""
     return Ledger(main.store, DELIVERY_KINDS, main.clock, attempts=main.attempts, name="delivery",
-                  events="delivery_events", version_field="delivery_version")
+                  events="delivery_events", version_field="delivery_version", observe=observe)
 
 
 class Dispatcher:
-    def __init__(self, ledger: Ledger, config: dict[str, Any]):
+    def __init__(self, ledger: Ledger, config: dict[str, Any], observe: Observe = unobserved):
         self.ledger = ledger
+        self.observe = observe  # told "delivered" or "failed" after each push (GET /metrics)
         self.url = config["COMPUTE_URL"].rstrip("/")
         self.timeout = config["DELIVERY_TIMEOUT_SECONDS"]
         self.first_retry = config["DELIVERY_FIRST_RETRY_SECONDS"]
@@ -114,6 +116,7 @@ class Dispatcher:
         try:
             error = self.post(started)
             self.finish(started, error)
+            self.observe("delivered" if error is None else "failed")  # once recorded
         except Exception:
             log.exception("delivery bookkeeping failed for %s; it will be retried", started["entry"])
         finally:

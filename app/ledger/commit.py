@@ -28,6 +28,21 @@ MINUTE_MS = 60_000
 
 Decide = Callable[[], dict[str, Any] | None]
 
+# What a commit meets besides a clear run, told to the ledger's `observe` hook (the wiring
+# counts them for GET /metrics; the ledger imports no metrics library):
+# - conflict: the event number was taken by a conflicting event; the decision is made again
+# - commuted: it was taken by events that commute with the decision: committed after them
+# - refused: it was taken by an event that settles the request (a rival's claim): 409
+# - recheck: a refusal is checked again after a committed but unapplied event is applied
+# - half_applied: the decision read an event half applied; it waits, then decides again
+# - busy: COMMIT_ATTEMPTS used up, the request answers 503
+CONTENTION = ("conflict", "commuted", "refused", "recheck", "half_applied", "busy")
+Observe = Callable[[str], None]
+
+
+def unobserved(what: str) -> None:
+    """The hook of a ledger nobody watches."""
+
 
 def seq_of(version: int, index: int = 0) -> str:
     """The ledger order of the index-th document an event creates (lists are paged by it)."""
@@ -45,7 +60,8 @@ class Ledger:
                  attempts: int = 200, stamp: dict[str, Any] | None = None, name: str = "head",
                  events: str = "events", version_field: str = "version",
                  after_expand: Callable[[dict[str, Any], Writes], None] | None = None,
-                 after_apply: Callable[[dict[str, Any]], Writes] | None = None):
+                 after_apply: Callable[[dict[str, Any]], Writes] | None = None,
+                 observe: Observe = unobserved):
         self.store = store
         self.kinds = kinds
         self.clock = clock
@@ -58,6 +74,7 @@ class Ledger:
         self.version_field = version_field
         self.after_expand = after_expand
         self.after_apply = after_apply  # follow-up writes of an applied event (its chains)
+        self.observe = observe  # told of each contention (CONTENTION)
 
     def now(self) -> int:
         """Integer Unix seconds, as every timestamp of the API."""
@@ -93,6 +110,7 @@ class Ledger:
                 if rechecked or not self.settle(version):
                     raise
                 rechecked = True
+                self.observe("recheck")
                 continue
             if content is None:
                 return None
@@ -100,7 +118,9 @@ class Ledger:
             if event is not None:
                 # committed past commuting events: those may still be being applied
                 return event, self.apply(event, behind=event["_id"] > version + 1)
+            self.observe("conflict")
             self.settle(version)  # a conflicting event was committed meanwhile: decide again
+        self.observe("busy")
         raise Busy("Too many concurrent changes; retry the request.")
 
     def _declared(self, content: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +146,7 @@ class Ledger:
                 newer = self.store.events_after(self.events, number - 1, NEWER_EVENTS)
                 if any(_conflicts(depends_on, other) for other in newer):
                     return None
+                self.observe("commuted")
                 number = (newer[-1]["_id"] if newer else number) + 1
         return None
 

@@ -28,6 +28,7 @@ from typing import Any
 from ..domain.errors import Busy, Refusal
 from ..storage import Duplicate, Store, Writes
 from .audit import written
+from .commit import Observe, unobserved
 from .kinds import EventKind
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,9 @@ class StreamLedger:
     def __init__(self, store: Store, kinds: Mapping[str, EventKind], clock: Any,
                  attempts: int = 200, stamp: dict[str, Any] | None = None,
                  after_expand: Callable[[dict[str, Any], Writes], None] | None = None,
-                 settle_seconds: float = SETTLE_SECONDS):
+                 settle_seconds: float = SETTLE_SECONDS, observe: Observe = unobserved):
         self.store = store
+        self.observe = observe  # told of each contention (commit.CONTENTION)
         self.settle_seconds = settle_seconds
         self.kinds = kinds
         self.clock = clock
@@ -131,13 +133,16 @@ class StreamLedger:
                 content = decide(reading)
             except Refusal:
                 if not reading.complete:
+                    self.observe("half_applied")
                     self._await_complete(reading)
                     continue
                 if rechecked or reading.stream is None or not self._settle(reading):
                     raise
                 rechecked = True
+                self.observe("recheck")
                 continue
             if not reading.complete:  # decided on a half-applied event: wait, decide again
+                self.observe("half_applied")
                 self._await_complete(reading)
                 continue
             if content is None:
@@ -149,13 +154,16 @@ class StreamLedger:
                 following = self._following(reading)
                 refusal = lost(following) if lost and following else None
                 if refusal is not None:
+                    self.observe("refused")
                     if self._stale(following):  # its writer may be dead: apply it first
                         self.take_over(following)
                     raise refusal from None
+                self.observe("conflict")
                 self._settle(reading, following)
                 continue
             self.write(event, writes)
             return event, writes
+        self.observe("busy")
         raise Busy("Too many concurrent changes; retry the request.")
 
     def commit_all(self, decides: list[Decide], known: Mapping[tuple[str, Any], Any] | None = None
@@ -177,6 +185,8 @@ class StreamLedger:
         done = [(event, writes) for _, event, writes in prepared if event["_id"] not in taken]
         self.store.write_many([(writes, event["n"]) for event, writes in done], "version")
         alone += [decide for decide, event, _ in prepared if event["_id"] in taken]
+        for _ in taken:
+            self.observe("conflict")  # committed on its own below: decided again
         done += [committed for decide in alone if (committed := self.commit(decide)) is not None]
         return done
 

@@ -94,6 +94,11 @@ class Store(ABC):
     def count(self, collection: str) -> int:
         """How many documents a collection holds."""
 
+    @abstractmethod
+    def count_by(self, collection: str, field: str, values: list[Any]) -> dict[Any, int]:
+        """How many documents have each of `values` in `field` (absent values: 0), counted by
+        the database in one grouped count (GET /metrics: tasks by status, the push backlog)."""
+
     # -- named queries -----------------------------------------------------------------------
     @abstractmethod
     def chains_of(self, problems: list[str]) -> list[dict[str, Any]]:
@@ -151,6 +156,11 @@ class Store(ABC):
     @abstractmethod
     def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` events numbered after `number`, in order."""
+
+    @abstractmethod
+    def count_events_after(self, events: str, number: int, limit: int) -> int:
+        """How many events are numbered after `number`, counting at most `limit` (GET /metrics:
+        the events committed but not applied); reads their keys only."""
 
     @abstractmethod
     def events_in_minute(self, events: str, minute: int, ms: int, limit: int

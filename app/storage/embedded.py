@@ -114,6 +114,15 @@ class EmbeddedStore(Store):
         with self._locked():
             return len(self._collections.get(collection, EMPTY).documents)
 
+    def count_by(self, collection: str, field: str, values: list[Any]) -> dict[Any, int]:
+        counts = dict.fromkeys(values, 0)
+        with self._locked():
+            for document in self._collections.get(collection, EMPTY).documents.values():
+                value = document.get(field)
+                if isinstance(value, str | int | float) and value in counts:  # lists: unhashable
+                    counts[value] += 1
+        return counts
+
     # -- named queries -----------------------------------------------------------------------
     def chains_of(self, problems: list[str]) -> list[dict[str, Any]]:
         with self._locked():
@@ -189,6 +198,11 @@ class EmbeddedStore(Store):
             start = bisect_right(collection.numbered, number)
             keys = collection.numbered[start:start + limit] if limit else collection.numbered[start:]
             return [copy(collection.documents[key]) for key in keys]
+
+    def count_events_after(self, events: str, number: int, limit: int) -> int:
+        with self._locked():
+            numbered = self._collections.get(events, EMPTY).numbered
+            return min(limit, len(numbered) - bisect_right(numbered, number))
 
     def insert_events(self, events: str, batch: list[dict[str, Any]]) -> set[Any]:
         with self._locked():

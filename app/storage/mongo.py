@@ -64,6 +64,15 @@ class MongoStore(Store):
     def count(self, collection: str) -> int:
         return self.db[collection].count_documents({})
 
+    def count_by(self, collection: str, field: str, values: list[Any]) -> dict[Any, int]:
+        # the $match lets MongoDB count from the index on `field`; FerretDB scans once
+        groups = self.db[collection].aggregate([
+            {"$match": {field: {"$in": values}}},
+            {"$group": {"_id": f"${field}", "count": {"$sum": 1}}}])
+        found = {group["_id"]: group["count"] for group in groups
+                 if not isinstance(group["_id"], list)}  # a list holding a value: not counted
+        return {value: found.get(value, 0) for value in values}
+
     def chains_of(self, problems: list[str]) -> list[dict[str, Any]]:
         # One problem (its dashboard page): an equality, which FerretDB hands to its database
         # (measured 2.5 ms against 30 ms for the $in it decodes itself, at 10,000 learnuplets).
@@ -125,6 +134,10 @@ class MongoStore(Store):
     def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
         return list(self.db[events].find({"_id": {"$gt": number}}, sort=[("_id", ASCENDING)],
                                          limit=limit))
+
+    def count_events_after(self, events: str, number: int, limit: int) -> int:
+        return len(list(self.db[events].find({"_id": {"$gt": number}}, {"_id": 1},
+                                             sort=[("_id", ASCENDING)], limit=limit)))
 
     def events_in_minute(self, events: str, minute: int, ms: int, limit: int
                          ) -> list[dict[str, Any]]:

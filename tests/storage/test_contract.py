@@ -517,3 +517,23 @@ def test_write_is_safe_to_repeat(store: Store) -> None:
 def test_prepare_and_ping(store: Store) -> None:
     store.prepare()
     store.ping()
+
+
+# --- counts for GET /metrics ---------------------------------------------------------------------
+
+def test_count_by_counts_each_value_asked_for(store: Store) -> None:
+    insert(store, "learnuplet", doc("1", status="todo"), doc("2", status="done"),
+           doc("3", status="todo"), doc("4", status="other"), doc("5", status=["todo"]), doc("6"))
+    assert store.count_by("learnuplet", "status", ["todo", "done", "failed"]) == {
+        "todo": 2, "done": 1, "failed": 0}
+    assert store.count_by("nothing", "status", ["todo"]) == {"todo": 0}
+
+
+def test_count_events_after_counts_up_to_a_limit(store: Store) -> None:
+    assert store.count_events_after("events", 0, 10) == 0
+    for number in [1, 2, 3, 10]:
+        store.insert_event("events", {"_id": number, "big": "x" * 1000})
+    assert store.count_events_after("events", 0, 10) == 4
+    assert store.count_events_after("events", 2, 10) == 2
+    assert store.count_events_after("events", 0, 3) == 3
+    assert store.count_events_after("events", 10, 10) == 0
