@@ -6,15 +6,11 @@
 - hash-password: reads a password on standard input and prints its hash for ACCOUNTS_FILE
   (docs/api.md, Accounts).
 - version: prints the version (also GET /version).
-- verify [--from VERSION --hash HASH]: checks the audit chain and re-derives every document
-  from the events (docs/audit.md); exit 0 when intact, 1 naming the first thing that is not.
-- create-indexes, sweep, export: the operators' commands of commands.py, the same as
+- create-indexes, sweep, export, verify: the operators' commands of commands.py, the same as
   `flask --app app COMMAND` (run by Flask's command line).
 """
 import argparse
 import getpass
-import logging
-import os
 import sys
 from collections.abc import Callable
 
@@ -73,47 +69,12 @@ def print_version() -> int:
     return 0
 
 
-def verify(arguments: argparse.Namespace) -> int:
-    """Verify the database the server's settings name (MONGO_URI, DATA_DIR...)."""
-    import secrets
-
-    from .api.views import LEDGER
-    from .ledger.verify import Tampered, Verifier
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if (arguments.start is None) != (arguments.hash is None):
-        print("orchestrator verify: --from and --hash go together (a kept checkpoint)",
-              file=sys.stderr)
-        return 2
-    # No request is served: no background thread, no push; long reads; and an account only
-    # because the app refuses to exist without one (a random one nobody knows)
-    settings = {"SWEEP_SECONDS": 0, "COMPUTE_URL": "", "DB_TIMEOUT_SECONDS": 600}
-    if not os.environ.get("USER_AUTH") and not os.environ.get("ACCOUNTS_FILE"):
-        settings.update(USER_AUTH="verify", PWD_AUTH=secrets.token_urlsafe(24))
-    try:
-        app = create_app(settings)
-    except ConfigError as error:
-        print(f"orchestrator verify: {error}", file=sys.stderr)
-        return 2
-    verifier = Verifier(app.extensions[LEDGER],
-                        progress=lambda line: print(f"verify: {line}", file=sys.stderr, flush=True))
-    try:
-        report = verifier.run(arguments.start, arguments.hash)
-    except Tampered as error:
-        print(f"NOT INTACT: {error}")
-        return 1
-    print(report.summary())
-    return 0
-
-
 COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "run": (serve, "start the server on HOST:PORT (the development server; see "
                    "docs/deployment.md for gunicorn)"),
     "hash-password": (print_password_hash, "read a password on standard input and print its "
                                            "hash for ACCOUNTS_FILE"),
     "version": (print_version, "print the version"),
-    "verify": (verify, "check the audit chain (from a kept checkpoint with --from and --hash) "
-                       "and re-derive every document from the events (docs/audit.md)"),
 }
 
 
@@ -134,16 +95,10 @@ def run_command(arguments: list[str], program: str) -> int:
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, description) in COMMANDS.items():
-        command = commands.add_parser(name, help=description, description=description)
-        if name == "verify":
-            command.add_argument("--from", dest="start", type=int, metavar="VERSION",
-                                 help="start at this audit chain version (a kept checkpoint)")
-            command.add_argument("--hash", help="the checkpoint's hash (GET /ledger gave both)")
+        commands.add_parser(name, help=description, description=description)
     for name, command in FLASK_COMMANDS.items():  # listed here, run by run_flask_command
         commands.add_parser(name, help=command.get_short_help_str(80))
-    parsed = parser.parse_args(arguments)
-    run = COMMANDS[parsed.command][0]
-    return run(parsed) if parsed.command == "verify" else run()
+    return COMMANDS[parser.parse_args(arguments).command][0]()
 
 
 def main(arguments: list[str]) -> int:

@@ -8,10 +8,9 @@ none and opens no database until a command needs it (app/__init__.py).
 
 - create-indexes: create the collections' indexes (servers also do at start-up);
 - sweep: one sweep now (apply what crashed writers left, expire lapsed leases);
-- export: one collection, or the registry's event ledger, as JSON lines, a page at a time.
-
-The audit trail's `verify` is a command of the console script itself (__main__.py), which
-needs none of Flask's command line; a command that works through the app belongs here.
+- export: one collection, or the registry's event ledger, as JSON lines, a page at a time;
+- verify [--from VERSION --hash HASH]: check the audit chain and re-derive every document
+  from the events (docs/audit.md); exit 0 when intact, 1 naming the first thing that is not.
 """
 from __future__ import annotations
 
@@ -26,6 +25,7 @@ from flask.cli import with_appcontext
 
 from .decisions.upkeep import sweep_once
 from .ledger import Ledgers
+from .ledger.verify import Tampered, Verifier
 from .logs import configure_logging
 from .storage import Store, public
 
@@ -101,11 +101,32 @@ def events(store: Store) -> Iterator[dict[str, Any]]:
             return
 
 
+@click.command("verify")
+@click.option("--from", "start", type=click.IntRange(min=1), metavar="VERSION",
+              help="start at this audit chain version (a kept checkpoint; with --hash)")
+@click.option("--hash", "start_hash", metavar="HASH", help="the checkpoint's hash (GET /ledger)")
+@with_appcontext
+def verify(start: int | None, start_hash: str | None) -> None:
+    """Check the audit chain and re-derive every document from the events (docs/audit.md)."""
+    if (start is None) != (start_hash is None):
+        raise click.UsageError("--from and --hash go together (a kept checkpoint)")
+    # long reads in a tool, not in a request
+    current_app.config["DB_TIMEOUT_SECONDS"] = max(current_app.config["DB_TIMEOUT_SECONDS"], 600)
+    verifier = Verifier(database(), progress=lambda line: click.echo(f"verify: {line}", err=True))
+    try:
+        report = verifier.run(start, start_hash)
+    except Tampered as error:
+        click.echo(f"NOT INTACT: {error}")
+        raise SystemExit(1) from None
+    click.echo(report.summary())
+
+
 # name -> command (`orchestrator --help` lists them too)
 COMMANDS: dict[str, click.Command] = {
     "create-indexes": create_indexes,
     "sweep": sweep,
     "export": export,
+    "verify": verify,
 }
 
 

@@ -1,13 +1,13 @@
 """Recent changes: ONE function, `recent_changes`, that the page calls.
 
 A change is an event of the ledger, described for a reader, as soon as it is committed (the
-audit chain, GET /events, lists the same events once sealed, with their hashes, seconds
-later; docs/audit.md): the streams' events of the last WINDOW_MINUTES minutes (problems, chains, claims, reports, lapsed leases,
-predictions), found by their commit minute, and the newest registry events (algos and data),
-by number. Both are equalities: an index on MongoDB, and on FerretDB a filter its database
-applies. The newest *documents* by a timestamp were the first idea, but FerretDB sorts in its
-own process after decoding the whole collection: 1.8-2.1 s for the learnuplets at 10,000
-(docs/dashboard.md).
+audit chain, GET /events, lists the same events once sealed, with their hashes, seconds later;
+docs/audit.md): the streams' events of the last WINDOW_MINUTES minutes (problems, chains,
+claims, reports, lapsed leases, predictions), found by their commit minute, and the newest
+registry events (algos and data), by number. Both are equalities: an index on MongoDB, and on
+FerretDB a filter its database applies. The newest *documents* by a timestamp were the first
+idea, but FerretDB sorts in its own process after decoding the whole collection: 1.8-2.1 s for
+the learnuplets at 10,000 (docs/dashboard.md).
 """
 from __future__ import annotations
 
