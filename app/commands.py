@@ -41,7 +41,8 @@ def database() -> Ledgers:
     if not logging.getLogger().handlers:  # unless the host set logging up (tests, embedding)
         configure_logging(current_app.config)
     try:
-        return connect_database(current_app)
+        # the app itself, not the proxy: Flask-PyMongo keeps a weak reference to it
+        return connect_database(current_app._get_current_object())  # type: ignore[attr-defined]
     except ConfigError as error:  # e.g. DATA_DIR held by a running server
         raise click.ClickException(str(error)) from None
 
