@@ -142,6 +142,10 @@ def open_store(app: Flask) -> Store:
         timeout_ms = int(app.config["DB_TIMEOUT_SECONDS"] * 1000)
         mongo = PyMongo(app, uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
                         timeoutMS=timeout_ms, retryWrites=False)
+        # Flask-PyMongo answers JSON through bson.json_util, which walks every answer for BSON
+        # types; the documents hold none (uuids, numbers, strings): Flask's own JSON, as on
+        # the embedded store (a GET of one document is the benchmark's closest to the floor)
+        app.json = app.json_provider_class(app)
         return MongoStore.for_uri(mongo.cx, uri, app.config["MONGO_DBNAME"])
     from .storage.embedded import EmbeddedStore
     from .storage.journal import StoreUnusable

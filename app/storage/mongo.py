@@ -6,6 +6,7 @@ from typing import Any
 
 import pymongo
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument, UpdateOne, uri_parser
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
@@ -41,8 +42,17 @@ def chunks(items: list[Any]) -> list[list[Any]]:
 class MongoStore(Store):
     def __init__(self, db: Database, bulk_updates: bool = True):
         self.db = db
+        self._collections: dict[str, Collection] = {}
         # mongomock (the tests' in-memory MongoDB) cannot take pymongo's UpdateOne in bulk.
         self.bulk_updates = bulk_updates
+
+    def collection(self, name: str) -> Collection:
+        """A collection's handle, made once (pymongo builds a new one at each `db[name]`,
+        which a GET of one document would pay every request)."""
+        found = self._collections.get(name)
+        if found is None:
+            found = self._collections[name] = self.db[name]
+        return found
 
     @classmethod
     def for_uri(cls, client: MongoClient, uri: str, default_name: str) -> MongoStore:
@@ -50,23 +60,23 @@ class MongoStore(Store):
         return cls(client[uri_parser.parse_uri(uri)["database"] or default_name])
 
     def get(self, collection: str, uuid: str) -> dict[str, Any] | None:
-        return self.db[collection].find_one({"_id": uuid}, HIDDEN)
+        return self.collection(collection).find_one({"_id": uuid}, HIDDEN)
 
     def get_many(self, collection: str, uuids: list[str]) -> list[dict[str, Any]]:
-        return list(self.db[collection].find({"_id": {"$in": uuids}}, HIDDEN))
+        return list(self.collection(collection).find({"_id": {"$in": uuids}}, HIDDEN))
 
     def page(self, collection: str, filters: Mapping[str, Any], after: str | None,
              limit: int) -> list[dict[str, Any]]:
         query = {**filters, "seq": {"$gt": after}} if after else dict(filters)
-        return list(self.db[collection].find(query, {"_id": 0}, sort=[("seq", ASCENDING)],
+        return list(self.collection(collection).find(query, {"_id": 0}, sort=[("seq", ASCENDING)],
                                              limit=limit))
 
     def count(self, collection: str) -> int:
-        return self.db[collection].count_documents({})
+        return self.collection(collection).count_documents({})
 
     def count_by(self, collection: str, field: str, values: list[Any]) -> dict[Any, int]:
         # the $match lets MongoDB count from the index on `field`; FerretDB scans once
-        groups = self.db[collection].aggregate([
+        groups = self.collection(collection).aggregate([
             {"$match": {field: {"$in": values}}},
             {"$group": {"_id": f"${field}", "count": {"$sum": 1}}}])
         found = {group["_id"]: group["count"] for group in groups
@@ -93,7 +103,7 @@ class MongoStore(Store):
     def _lapsed(self, collection: str, prefix: str, key: str, now: float, limit: int) -> list[str]:
         """`key` of the documents whose `<prefix>status` is pending and `<prefix>lease_expires`
         is before `now` (as EmbeddedStore._lapsed)."""
-        found = self.db[collection].find({prefix + "status": "pending",
+        found = self.collection(collection).find({prefix + "status": "pending",
                                           prefix + "lease_expires": {"$lt": now}},
                                          {key: 1}, limit=limit)
         return [doc[key] for doc in found]
@@ -111,13 +121,13 @@ class MongoStore(Store):
 
     def insert_event(self, events: str, event: dict[str, Any]) -> None:
         try:
-            self.db[events].insert_one(event)
+            self.collection(events).insert_one(event)
         except DuplicateKeyError:
             raise Duplicate(event["_id"]) from None
 
     def insert_events(self, events: str, batch: list[dict[str, Any]]) -> set[Any]:
         try:
-            self.db[events].insert_many(batch, ordered=False)
+            self.collection(events).insert_many(batch, ordered=False)
         except BulkWriteError as error:
             errors = error.details.get("writeErrors", [])
             if any(e.get("code") != DUPLICATE_KEY for e in errors):
@@ -126,27 +136,27 @@ class MongoStore(Store):
         return set()
 
     def event(self, events: str, number: int | str) -> dict[str, Any] | None:
-        return self.db[events].find_one({"_id": number})
+        return self.collection(events).find_one({"_id": number})
 
     def events_by_key(self, events: str, keys: list[Any]) -> list[dict[str, Any]]:
-        return list(self.db[events].find({"_id": {"$in": keys}}))
+        return list(self.collection(events).find({"_id": {"$in": keys}}))
 
     def events_after(self, events: str, number: int, limit: int) -> list[dict[str, Any]]:
-        return list(self.db[events].find({"_id": {"$gt": number}}, sort=[("_id", ASCENDING)],
+        return list(self.collection(events).find({"_id": {"$gt": number}}, sort=[("_id", ASCENDING)],
                                          limit=limit))
 
     def count_events_after(self, events: str, number: int, limit: int) -> int:
-        return len(list(self.db[events].find({"_id": {"$gt": number}}, {"_id": 1},
+        return len(list(self.collection(events).find({"_id": {"$gt": number}}, {"_id": 1},
                                              sort=[("_id", ASCENDING)], limit=limit)))
 
     def events_in_minute(self, events: str, minute: int, ms: int, limit: int
                          ) -> list[dict[str, Any]]:
         with pymongo.timeout(BACKGROUND_SCAN_SECONDS):
-            return list(self.db[events].find({"minute": minute, "ms": {"$gte": ms}},
+            return list(self.collection(events).find({"minute": minute, "ms": {"$gte": ms}},
                                              sort=[("ms", ASCENDING)], limit=limit))
 
     def latest_events(self, events: str, minute: int, limit: int) -> list[dict[str, Any]]:
-        return list(self.db[events].find({"minute": minute}, sort=[("ms", DESCENDING)],
+        return list(self.collection(events).find({"minute": minute}, sort=[("ms", DESCENDING)],
                                          limit=limit))
 
     def append(self, collection: str, entries: list[dict[str, Any]]) -> int:
@@ -156,7 +166,7 @@ class MongoStore(Store):
         for start in range(0, len(entries), APPEND_BATCH):
             batch = entries[start:start + APPEND_BATCH]
             try:
-                self.db[collection].insert_many(batch, ordered=True)
+                self.collection(collection).insert_many(batch, ordered=True)
             except BulkWriteError as error:
                 errors = error.details.get("writeErrors", [])
                 if any(e.get("code") != DUPLICATE_KEY for e in errors):
@@ -166,43 +176,43 @@ class MongoStore(Store):
         return inserted
 
     def last(self, collection: str) -> dict[str, Any] | None:
-        return self.db[collection].find_one({}, sort=[("_id", DESCENDING)])
+        return self.collection(collection).find_one({}, sort=[("_id", DESCENDING)])
 
     def scan(self, collection: str, filters: Mapping[str, Any], order: str,
              start: Any = None) -> Iterator[dict[str, Any]]:
         query = {**filters, order: {"$gte": start}} if start is not None else dict(filters)
         # each batch is one round trip within DB_TIMEOUT_SECONDS (verify raises it)
-        yield from self.db[collection].find(query, sort=[(order, ASCENDING)],
+        yield from self.collection(collection).find(query, sort=[(order, ASCENDING)],
                                             batch_size=SCAN_BATCH)
 
     def first_minute_after(self, events: str, minute: int) -> int | None:
         with pymongo.timeout(BACKGROUND_SCAN_SECONDS):
-            found = self.db[events].find_one({"minute": {"$gt": minute}}, {"minute": 1},
+            found = self.collection(events).find_one({"minute": {"$gt": minute}}, {"minute": 1},
                                              sort=[("minute", ASCENDING)])
         return None if found is None else found["minute"]
 
     def checkpoint(self, name: str) -> int:
-        doc = self.db[HEADS].find_one({"_id": name})
+        doc = self.collection(HEADS).find_one({"_id": name})
         return 0 if doc is None else doc["ms"]
 
     def move_checkpoint(self, name: str, ms: int) -> None:
         try:
-            self.db[HEADS].update_one({"_id": name}, {"$max": {"ms": ms}}, upsert=True)
+            self.collection(HEADS).update_one({"_id": name}, {"$max": {"ms": ms}}, upsert=True)
         except DuplicateKeyError:  # two first moves raced; the other one created it
-            self.db[HEADS].update_one({"_id": name}, {"$max": {"ms": ms}})
+            self.collection(HEADS).update_one({"_id": name}, {"$max": {"ms": ms}})
 
     def head(self, name: str) -> int | None:
-        doc = self.db[HEADS].find_one({"_id": name})
+        doc = self.collection(HEADS).find_one({"_id": name})
         return None if doc is None else doc["version"]
 
     def create_head(self, name: str) -> None:
         try:
-            self.db[HEADS].insert_one({"_id": name, "version": 0})
+            self.collection(HEADS).insert_one({"_id": name, "version": 0})
         except DuplicateKeyError:
             pass
 
     def move_head(self, name: str, version: int) -> None:
-        self.db[HEADS].update_one({"_id": name, "version": {"$lt": version}},
+        self.collection(HEADS).update_one({"_id": name, "version": {"$lt": version}},
                                   {"$set": {"version": version}})
 
     def write(self, writes: Writes, version: int, version_field: str) -> None:
@@ -245,22 +255,22 @@ class MongoStore(Store):
         for value in fields.values():
             key = (value.collection, value.uuid) if isinstance(value, FieldOf) else None
             if key is not None and key not in copied:
-                found = self.db[key[0]].find_one({"_id": key[1]}, dict.fromkeys(sources[key], 1))
+                found = self.collection(key[0]).find_one({"_id": key[1]}, dict.fromkeys(sources[key], 1))
                 copied[key] = {name: found.get(name) for name in sources[key]} if found else {}
 
     def _update_returning(self, name: str, query: dict[str, Any], change: dict[str, Any],
                           fields: set[str]) -> dict[str, Any]:
         """Update one document and return `fields` of it, in one round trip when it applies.
         (FerretDB v1 takes no projection in findAndModify: the whole document comes back.)"""
-        found = self.db[name].find_one_and_update(query, change,
+        found = self.collection(name).find_one_and_update(query, change,
                                                   return_document=ReturnDocument.AFTER)
         if found is None:  # written before (its guard refused this update): read the fields
-            found = self.db[name].find_one({"_id": query["_id"]}, dict.fromkeys(fields, 1))
+            found = self.collection(name).find_one({"_id": query["_id"]}, dict.fromkeys(fields, 1))
         return {field: found.get(field) for field in fields} if found else {}
 
     def _insert_missing(self, name: str, documents: list[dict[str, Any]]) -> None:
         try:
-            self.db[name].insert_many(documents, ordered=False)
+            self.collection(name).insert_many(documents, ordered=False)
         except BulkWriteError as error:
             others = [e for e in error.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
             if others:
@@ -268,20 +278,20 @@ class MongoStore(Store):
 
     def _update(self, name: str, updates: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         if self.bulk_updates:
-            self.db[name].bulk_write([UpdateOne(query, change) for query, change in updates],
+            self.collection(name).bulk_write([UpdateOne(query, change) for query, change in updates],
                                      ordered=False)
         else:
             for query, change in updates:
-                self.db[name].update_one(query, change)
+                self.collection(name).update_one(query, change)
 
     def prepare(self) -> None:
         multikey = self.has_multikey_indexes()
         for name, indexes in indexes_for(multikey).items():
             for keys in indexes:
-                self.db[name].create_index(keys)
+                self.collection(name).create_index(keys)
         for name, indexes in UNIQUE.items():
             for keys in indexes:
-                self.db[name].create_index(keys, unique=True)
+                self.collection(name).create_index(keys, unique=True)
         if not multikey:
             self._drop_array_indexes()
 
@@ -294,10 +304,10 @@ class MongoStore(Store):
         # Created by an earlier version: on FerretDB over PostgreSQL such an index refuses a
         # long list, which would keep a committed event from being applied.
         for name in INDEXES:
-            for index, info in self.db[name].index_information().items():
+            for index, info in self.collection(name).index_information().items():
                 if on_array_field(name, list(info["key"])):
                     try:
-                        self.db[name].drop_index(index)
+                        self.collection(name).drop_index(index)
                     except OperationFailure as error:
                         if error.code != INDEX_NOT_FOUND:  # else another process dropped it
                             raise
@@ -309,4 +319,4 @@ class MongoStore(Store):
         self.db.client.close()
 
     def dump(self, collection: str) -> list[dict[str, Any]]:
-        return list(self.db[collection].find({}, sort=[("_id", ASCENDING)]))
+        return list(self.collection(collection).find({}, sort=[("_id", ASCENDING)]))
