@@ -6,7 +6,8 @@ measures, through the HTTP API and FerretDB's own command counters:
 1. writes: claim + learndone cycles by 8 workers (each on a chain of its own), on the
    Orchestrator with sealing on (SEAL_EVENTS=true) and off, everything else equal, the
    sweeper every second (SWEEP_SECONDS=1: the sealer, every sixth tick, runs every 6 s, 5x
-   as often as by default, the worst case), alternated (on, off, on, off ...) on fresh chains, one server at a time.
+   as often as by default, the worst case), alternated (on, off, on, off ...) on fresh
+   chains, one server at a time.
    Cycles/s, and database commands per cycle: every command FerretDB received during the
    phase (the sealer's included) divided by the cycles. Targets: on/off throughput >= 0.85,
    commands per cycle on - off <= 1.
