@@ -117,19 +117,34 @@ def document_list(collection: str) -> Response:
         limit = parse_limit(args, config["PAGE_LIMIT_DEFAULT"], config["PAGE_LIMIT_MAX"])
         after = read_token(query, args)
     except BadQuery as error:
-        raise Invalid(f"query parameter {error.field}: {error.message}",
-                               errors=[{"field": error.field, "message": error.message}]) from None
+        raise bad_query(error) from None
     documents = store().page(collection, query, after, limit + 1)
-    has_more = len(documents) > limit
-    documents = documents[:limit]
-    token = make_token(query, documents[-1]["seq"]) if has_more else None
-    body: dict[str, Any] = {f"{collection}s": shown(collection, documents)}
+    return page_answer(f"{collection}s", documents, limit, query,
+                       lambda page: shown(collection, page))
+
+
+def bad_query(error: BadQuery) -> Invalid:
+    """A query parameter a listing refused, as 400 problem JSON."""
+    return Invalid(f"query parameter {error.field}: {error.message}",
+                   errors=[{"field": error.field, "message": error.message}])
+
+
+def page_answer(key: str, rows: list[dict[str, Any]], limit: int, query: dict[str, Any],
+                render: Callable[[list[dict[str, Any]]], list[Any]]) -> Response:
+    """`{key: render(page)}` of up to `limit` rows (read as limit + 1, in `seq` order), with
+    `next_page_token` and a Link header to the next page when there are more."""
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    token = make_token(query, rows[-1]["seq"]) if has_more else None
+    body: dict[str, Any] = {key: render(rows)}
     if token:
         body["next_page_token"] = token
     response = jsonify(body)
     if token:
-        next_args = {key: values for key, values in args.items() if key != "page_token"}
-        link = url_for(request.endpoint, **next_args, page_token=token)
+        args = request.args.to_dict(flat=False)
+        next_args = {name: values for name, values in args.items() if name != "page_token"}
+        link = url_for(request.endpoint, **(request.view_args or {}), **next_args,
+                       page_token=token)
         response.headers["Link"] = f'<{link}>; rel="next"'
     return response
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, request
 
-from ...domain.errors import Invalid, NotFound
+from ...domain.errors import NotFound
 from ...domain.permissions import READ
 from ...ledger.audit import AUDIT, content, head
 from ..answers import EventList, LedgerHead
-from ..listing import PUBLIC, BadQuery, make_token, parse_filters, parse_limit, read_token
-from ..views import check_uuid, documented, store
+from ..listing import PUBLIC, BadQuery, parse_filters, parse_limit, read_token
+from ..views import bad_query, check_uuid, documented, page_answer, store
 
 bp = Blueprint("audit", __name__)
 FIELDS = {"kind": "kind", "collection": "collections", "uuid": "uuids"}  # filter -> entry field
@@ -26,7 +26,7 @@ def events() -> Response:
     try:
         query = parse_filters("event", args)
     except BadQuery as error:
-        raise _invalid(error) from None
+        raise bad_query(error) from None
     filters = {FIELDS[name]: value for name, value in query.items() if name != "after"}
     start = f"{query['after']:012d}" if "after" in query else None
     return _page(filters, start, query)
@@ -66,21 +66,10 @@ def _page(filters: dict[str, Any], start: str | None, query: dict[str, Any]) -> 
         limit = parse_limit(args, config["PAGE_LIMIT_DEFAULT"], config["PAGE_LIMIT_MAX"])
         token = read_token(query, args)
     except BadQuery as error:
-        raise _invalid(error) from None
+        raise bad_query(error) from None
     after = max(filter(None, (start, token)), default=None)
     entries = store().page(AUDIT, filters, after, limit + 1)
-    has_more = len(entries) > limit
-    entries = entries[:limit]
-    body: dict[str, Any] = {"events": _with_events(entries)}
-    next_token = make_token(query, entries[-1]["seq"]) if has_more else None
-    if next_token:
-        body["next_page_token"] = next_token
-    response = jsonify(body)
-    if next_token:
-        next_args = {key: values for key, values in args.items() if key != "page_token"}
-        link = url_for(request.endpoint, **request.view_args, **next_args, page_token=next_token)
-        response.headers["Link"] = f'<{link}>; rel="next"'
-    return response
+    return page_answer("events", entries, limit, query, _with_events)
 
 
 def _with_events(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -96,7 +85,3 @@ def _with_events(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "event": content(found.get((entry["source"], entry["key"])) or {})}
             for entry in entries]
 
-
-def _invalid(error: BadQuery) -> Invalid:
-    return Invalid(f"query parameter {error.field}: {error.message}",
-                   errors=[{"field": error.field, "message": error.message}])

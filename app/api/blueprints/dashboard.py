@@ -33,7 +33,7 @@ from ...domain.errors import Invalid, NotFound
 from ...domain.permissions import READ
 from ...domain.states import PENDING
 from ..listing import BadQuery, make_token, parse_limit, read_token
-from ..views import check_uuid, documented, ledger, shown, store
+from ..views import bad_query, check_uuid, documented, ledger, shown, store
 
 FILES = Path(__file__).resolve().parent.parent / "dashboard"
 bp = Blueprint("dashboard", __name__, url_prefix="/ui", template_folder=str(FILES))
@@ -64,8 +64,7 @@ def _query(read: Any) -> Any:
     try:
         return read(request.args.to_dict(flat=False))
     except BadQuery as error:
-        raise Invalid(f"query parameter {error.field}: {error.message}",
-                      errors=[{"field": error.field, "message": error.message}]) from None
+        raise bad_query(error) from None
 
 
 def _number(name: str) -> int:
