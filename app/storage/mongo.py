@@ -39,6 +39,14 @@ def chunks(items: list[Any]) -> list[list[Any]]:
     return [group for group in groups if group]
 
 
+def duplicates_only(error: BulkWriteError) -> list[dict[str, Any]]:
+    """The write errors of a bulk insert, which must all be taken keys (else it is raised)."""
+    errors: list[dict[str, Any]] = error.details.get("writeErrors", [])
+    if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        raise error
+    return errors
+
+
 class MongoStore(Store):
     def __init__(self, db: Database, bulk_updates: bool = True):
         self.db = db
@@ -129,10 +137,7 @@ class MongoStore(Store):
         try:
             self.collection(events).insert_many(batch, ordered=False)
         except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return {batch[e["index"]]["_id"] for e in errors}
+            return {batch[e["index"]]["_id"] for e in duplicates_only(error)}
         return set()
 
     def event(self, events: str, number: int | str) -> dict[str, Any] | None:
@@ -168,9 +173,7 @@ class MongoStore(Store):
             try:
                 self.collection(collection).insert_many(batch, ordered=True)
             except BulkWriteError as error:
-                errors = error.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
+                duplicates_only(error)
                 return inserted + error.details.get("nInserted", 0)
             inserted += len(batch)
         return inserted
@@ -272,9 +275,7 @@ class MongoStore(Store):
         try:
             self.collection(name).insert_many(documents, ordered=False)
         except BulkWriteError as error:
-            others = [e for e in error.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
-            if others:
-                raise
+            duplicates_only(error)
 
     def _update(self, name: str, updates: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         if self.bulk_updates:
